@@ -1,0 +1,1 @@
+//! Examples of tracewell live in `examples/examples/`.

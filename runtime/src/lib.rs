@@ -1,0 +1,82 @@
+//! tracewell: know what your functions did.
+//!
+//! Put `#[traced]` or `#[monitor(branch = "...")]` on a function and every call becomes a span
+//! with its inputs, output, error or panic, poll counts for futures and item counts for streams.
+//! Finished spans leave the calling thread through a lock-free, bounded path and are batched to
+//! exporters by a worker thread.
+//!
+//! ```
+//! let _tracing = tracewell::builder().install().unwrap();   // or tracewell::init() from env
+//! {
+//!     let mut span = tracewell::span("load").branch("batch").start();
+//!     span.set_attribute("rows", 42u64);
+//!     span.set_tag("env", "prod");
+//!     let child = tracewell::span("parse").start();
+//!     drop(child);
+//! }
+//! let spans = tracewell::collected();
+//! let load = spans.iter().find(|s| s.name == "load").unwrap();
+//! let parse = spans.iter().find(|s| s.name == "parse").unwrap();
+//! assert_eq!(parse.parent_span_id, load.span_id);
+//! ```
+//!
+//! Modules: [`span`] (the record), [`mod@context`] (current span, sampling), [`capture`]
+//! (values), [`pipeline`] (hand-off and counters), [`export`] (destinations).
+
+#![warn(missing_docs)]
+
+pub mod capture;
+mod config;
+pub mod context;
+pub mod export;
+pub mod pipeline;
+pub mod span;
+
+pub use config::{Builder, Config, ConfigError, EXPORTER_NAMES, builder, init};
+pub use context::{
+    Callsite, FutureExt, Instrumented, IntoParent, RemoteContext, Sampler, Span, SpanBuilder, SpanContext, SpanGuard,
+    current, in_span, span,
+};
+pub use pipeline::{Guard, Stats, collected, flush, stats};
+pub use span::{Event, SpanData, SpanId, SpanKind, Status, StatusCode, TraceId, Value};
+
+/// The only surface generated code touches. Not a public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::capture::{
+        CaptureDebug, CaptureOpaque, CapturePrimitive, CaptureSerialize, ErrorDebug, ErrorDisplay, ErrorOpaque, Wrap,
+    };
+    pub use crate::context::{Callsite, Instrumented, IntoParent, OutputHook, Span, SpanContext, SpanGuard};
+    pub use crate::span::{SpanKind, Value};
+    pub use core;
+
+    /// Starts a span for `cs` under the current span and makes it current on this thread.
+    #[inline]
+    pub fn enter(cs: &'static Callsite) -> SpanGuard {
+        crate::context::start_callsite(cs, None, None).enter()
+    }
+
+    /// Starts a span for `cs` without making it current (for futures and streams).
+    #[inline]
+    pub fn start(cs: &'static Callsite) -> Span {
+        crate::context::start_callsite(cs, None, None)
+    }
+
+    /// Starts a span for `cs` with an explicit parent (`None` keeps the current span) and a
+    /// per-function sampling ratio.
+    #[inline]
+    pub fn start_with(cs: &'static Callsite, parent: impl IntoParent, sample: Option<f64>) -> Span {
+        let parent = parent.into_parent().filter(SpanContext::is_valid);
+        crate::context::start_callsite(cs, parent, sample)
+    }
+
+    /// Wraps a future so `span` is current while it is polled; `hook` records the output.
+    #[inline]
+    pub fn instrument<F, H>(span: Span, fut: F, hook: H) -> Instrumented<F, H>
+    where
+        F: core::future::Future,
+        H: OutputHook<F::Output>,
+    {
+        Instrumented::new(fut, span, hook)
+    }
+}

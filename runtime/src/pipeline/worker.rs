@@ -1,0 +1,240 @@
+//! The batch worker: drains every thread's ring, converts clock readings to Unix time, and hands
+//! batches to the exporters on its own current-thread tokio runtime.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use super::{Control, Ring, Shared, clock, log_error};
+use crate::export::{ExportError, Exporter};
+use crate::span::SpanData;
+
+pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, control: mpsc::Receiver<Control>) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            log_error(format_args!("cannot start the export runtime ({e}); spans will be counted as failed"));
+            return run_without_runtime(shared, control);
+        }
+    };
+    let mut w = Worker { shared, rings: Vec::new(), batch: Vec::new() };
+    let delay = w.shared.config.scheduled_delay;
+    loop {
+        let deadline = Instant::now() + delay;
+        w.drain(&rt, &mut exporters);
+        let mut stop = None;
+        let mut flushes = Vec::new();
+        while let Ok(msg) = control.try_recv() {
+            match msg {
+                Control::Flush(reply) => flushes.push(reply),
+                Control::Shutdown(reply) => stop = Some(reply),
+            }
+        }
+        if !flushes.is_empty() || stop.is_some() {
+            // Everything submitted before the request is in a ring by now: drain it all.
+            w.drain(&rt, &mut exporters);
+            for e in exporters.iter_mut() {
+                let name = e.name();
+                if let Err(err) = rt.block_on(call(name, w.shared.config.export_timeout, e.flush())) {
+                    w.shared.counters.export_errors.fetch_add(1, Ordering::Relaxed);
+                    log_error(format_args!("flush failed: {err}"));
+                }
+            }
+            for reply in flushes {
+                let _ = reply.send(());
+            }
+        }
+        if let Some(reply) = stop {
+            for e in exporters.iter_mut() {
+                let name = e.name();
+                if let Err(err) = rt.block_on(call(name, w.shared.config.export_timeout, e.shutdown())) {
+                    log_error(format_args!("shutdown failed: {err}"));
+                }
+            }
+            let _ = reply.send(());
+            return;
+        }
+        w.retire();
+        // Sleep until the interval passes, a producer crosses the high-water mark, or a control
+        // message arrives. The flag is set before the last emptiness check so no wake-up is lost.
+        w.shared.sleeping.store(true, Ordering::SeqCst);
+        if w.rings.iter().any(|r| r.queue.len() >= w.shared.high_water) || !w.shared.new_rings.is_empty() {
+            w.shared.sleeping.store(false, Ordering::SeqCst);
+            continue;
+        }
+        let now = Instant::now();
+        if deadline > now {
+            std::thread::park_timeout(deadline - now);
+        }
+        w.shared.sleeping.store(false, Ordering::SeqCst);
+    }
+}
+
+fn run_without_runtime(shared: Arc<Shared>, control: mpsc::Receiver<Control>) {
+    let mut rings: Vec<Arc<Ring>> = Vec::new();
+    loop {
+        while let Some(r) = shared.new_rings.pop() {
+            rings.push(r);
+        }
+        for r in &rings {
+            while r.queue.pop().is_some() {
+                shared.counters.dropped_export_failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        match control.recv_timeout(shared.config.scheduled_delay) {
+            Ok(Control::Flush(reply)) => {
+                let _ = reply.send(());
+            }
+            Ok(Control::Shutdown(reply)) => {
+                let _ = reply.send(());
+                return;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    rings: Vec<Arc<Ring>>,
+    batch: Vec<SpanData>,
+}
+
+impl Worker {
+    fn adopt(&mut self) {
+        while let Some(r) = self.shared.new_rings.pop() {
+            if let Ok(mut all) = self.shared.rings.lock() {
+                all.push(r.clone());
+            }
+            self.rings.push(r);
+        }
+    }
+
+    /// Takes every span now in the rings and exports it in batches.
+    fn drain(&mut self, rt: &tokio::runtime::Runtime, exporters: &mut [Box<dyn Exporter>]) {
+        self.adopt();
+        let max = self.shared.config.max_export_batch_size;
+        let rings = std::mem::take(&mut self.rings);
+        for ring in &rings {
+            // Bounded by what the ring held when we started, so a busy producer cannot keep the
+            // worker here forever.
+            let mut left = ring.queue.len();
+            while left > 0 {
+                let Some(rec) = ring.queue.pop() else { break };
+                left -= 1;
+                let mut data = rec.data;
+                data.start_time_unix_nano = clock::unix_nanos(rec.start);
+                data.end_time_unix_nano = clock::unix_nanos(rec.end);
+                self.batch.push(data);
+                if self.batch.len() >= max {
+                    self.export(rt, exporters);
+                }
+            }
+        }
+        self.rings = rings;
+        if !self.batch.is_empty() {
+            self.export(rt, exporters);
+        }
+    }
+
+    fn export(&mut self, rt: &tokio::runtime::Runtime, exporters: &mut [Box<dyn Exporter>]) {
+        let n = self.batch.len() as u64;
+        let timeout = self.shared.config.export_timeout;
+        let counters = &self.shared.counters;
+        let batch = &self.batch;
+        let delivered = rt.block_on(async {
+            let mut any_ok = exporters.is_empty();
+            for e in exporters.iter_mut() {
+                let name = e.name();
+                counters.export_batches.fetch_add(1, Ordering::Relaxed);
+                // Build the future inside the guard too: a panic may come from `export` itself.
+                let fut = std::panic::catch_unwind(AssertUnwindSafe(move || {
+                    let e = e;
+                    e.export(batch)
+                }));
+                let res = match fut {
+                    Ok(fut) => call(name, timeout, fut).await,
+                    Err(p) => Err(ExportError::Panicked { exporter: name, message: panic_text(&p) }),
+                };
+                match res {
+                    Ok(()) => any_ok = true,
+                    Err(err) => {
+                        counters.export_errors.fetch_add(1, Ordering::Relaxed);
+                        log_error(format_args!("export of {n} spans failed: {err}"));
+                    }
+                }
+            }
+            any_ok
+        });
+        if delivered {
+            counters.exported.fetch_add(n, Ordering::Release);
+        } else {
+            counters.dropped_export_failed.fetch_add(n, Ordering::Release);
+        }
+        self.batch.clear();
+    }
+
+    /// Lets go of rings whose thread ended and which are empty, keeping their totals.
+    fn retire(&mut self) {
+        let c = &self.shared.counters;
+        let mut gone = Vec::new();
+        self.rings.retain(|r| {
+            // Held by this list and `shared.rings` only: the thread's TLS has dropped its handle.
+            let dead = Arc::strong_count(r) <= 2 && r.queue.is_empty();
+            if dead {
+                gone.push(r.clone());
+            }
+            !dead
+        });
+        if gone.is_empty() {
+            return;
+        }
+        if let Ok(mut all) = self.shared.rings.lock() {
+            all.retain(|r| !gone.iter().any(|g| Arc::ptr_eq(g, r)));
+            for g in &gone {
+                c.retired_submitted.fetch_add(g.submitted.load(Ordering::Acquire), Ordering::Release);
+                c.retired_dropped.fetch_add(g.dropped.load(Ordering::Acquire), Ordering::Release);
+            }
+        }
+    }
+}
+
+/// Runs an exporter future with a time limit, turning panics into errors.
+async fn call(
+    name: &'static str,
+    timeout: std::time::Duration,
+    fut: Pin<Box<dyn Future<Output = Result<(), ExportError>> + Send + '_>>,
+) -> Result<(), ExportError> {
+    match tokio::time::timeout(timeout, CatchUnwind(fut)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(message)) => Err(ExportError::Panicked { exporter: name, message }),
+        Err(_) => Err(ExportError::Timeout { exporter: name, millis: timeout.as_millis() as u64 }),
+    }
+}
+
+/// Polls a future, catching a panic in any poll.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(panic_text(&p))),
+        }
+    }
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into())
+}

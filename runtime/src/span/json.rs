@@ -1,0 +1,399 @@
+//! The NDJSON line format: one span per line, flat JSON. The file and stdout exporters write it,
+//! the CLI reads it back.
+//!
+//! ```text
+//! {"trace_id":"4bf9..","span_id":"00f0..","parent_span_id":"","name":"add","kind":"internal",
+//!  "start_time_unix_nano":1700000000000000000,"end_time_unix_nano":1700000000000001000,
+//!  "status_code":"unset","status_message":"","attributes":{"tracewell.input.a":1,...},
+//!  "events":[{"name":"..","time_unix_nano":..,"attributes":{..}}],"service_name":"svc"}
+//! ```
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+use super::{Event, SpanData, SpanId, SpanKind, Status, StatusCode, TraceId, Value, attr};
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::I64(v) => s.serialize_i64(*v),
+            Value::U64(v) => s.serialize_u64(*v),
+            Value::F64(v) if v.is_finite() => s.serialize_f64(*v),
+            Value::F64(v) => s.collect_str(v),
+            Value::Str(t) => s.serialize_str(t),
+            Value::List(l) => {
+                let mut seq = s.serialize_seq(Some(l.len()))?;
+                for v in l {
+                    seq.serialize_element(v)?;
+                }
+                seq.end()
+            }
+            Value::Map(m) => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                for (k, v) in m {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+            Value::Bytes(_) | Value::Opaque(_) => {
+                s.serialize_str(&self.to_json().as_str().unwrap_or_default().to_owned())
+            }
+        }
+    }
+}
+
+struct Hex<T>(T);
+
+impl Serialize for Hex<TraceId> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl Serialize for Hex<SpanId> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_valid() { s.collect_str(&self.0) } else { s.serialize_str("") }
+    }
+}
+
+struct Flat<'a>(&'a SpanData);
+
+impl Serialize for Flat<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        let mut err = None;
+        self.0.for_each_flat_attribute(|k, v| {
+            if err.is_none() {
+                if let Err(e) = map.serialize_entry(&*k, v) {
+                    err = Some(e);
+                }
+            }
+        });
+        if let Some(e) = err {
+            return Err(e);
+        }
+        map.end()
+    }
+}
+
+struct Attrs<'a>(&'a [(super::Key, Value)]);
+
+impl Serialize for Attrs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+struct Events<'a>(&'a [Event]);
+
+impl Serialize for Events<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for e in self.0 {
+            seq.serialize_element(&EventOut(e))?;
+        }
+        seq.end()
+    }
+}
+
+struct EventOut<'a>(&'a Event);
+
+impl Serialize for EventOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("name", &self.0.name)?;
+        map.serialize_entry("time_unix_nano", &self.0.time_unix_nano)?;
+        map.serialize_entry("attributes", &Attrs(&self.0.attributes))?;
+        map.end()
+    }
+}
+
+/// A span with the service that recorded it, in the NDJSON line format.
+pub(crate) struct Line<'a> {
+    pub span: &'a SpanData,
+    pub service_name: &'a str,
+}
+
+impl Serialize for Line<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let sp = self.span;
+        let mut map = s.serialize_map(Some(12))?;
+        map.serialize_entry("trace_id", &Hex(sp.trace_id))?;
+        map.serialize_entry("span_id", &Hex(sp.span_id))?;
+        map.serialize_entry("parent_span_id", &Hex(sp.parent_span_id))?;
+        map.serialize_entry("name", &sp.name)?;
+        map.serialize_entry("kind", sp.kind.as_str())?;
+        map.serialize_entry("start_time_unix_nano", &sp.start_time_unix_nano)?;
+        map.serialize_entry("end_time_unix_nano", &sp.end_time_unix_nano)?;
+        map.serialize_entry("status_code", sp.status.code.as_str())?;
+        map.serialize_entry("status_message", sp.status.message.as_deref().unwrap_or(""))?;
+        map.serialize_entry("attributes", &Flat(sp))?;
+        map.serialize_entry("events", &Events(&sp.events))?;
+        map.serialize_entry("service_name", self.service_name)?;
+        map.end()
+    }
+}
+
+impl SpanData {
+    /// Appends this span as one NDJSON line (with the trailing `\n`) to `out`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracewell::{SpanData, SpanId, TraceId};
+    /// let span = SpanData { name: "add".into(), trace_id: TraceId::random(), span_id: SpanId::random(), ..Default::default() };
+    /// let mut line = Vec::new();
+    /// span.write_json_line("svc", &mut line);
+    /// let back = tracewell::SpanData::from_json_line(std::str::from_utf8(&line).unwrap()).unwrap();
+    /// assert_eq!(back.span.name, "add");
+    /// assert_eq!(back.service_name, "svc");
+    /// ```
+    pub fn write_json_line(&self, service_name: &str, out: &mut Vec<u8>) {
+        // Serializing our own types into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &Line { span: self, service_name });
+        out.push(b'\n');
+    }
+
+    /// This span as one JSON object in the NDJSON schema.
+    pub fn to_json(&self, service_name: &str) -> serde_json::Value {
+        serde_json::to_value(Line { span: self, service_name }).unwrap_or_default()
+    }
+
+    /// Parses one NDJSON line back into a span and the service that recorded it.
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] when the line is not JSON, misses a required field, or has a field of the
+    /// wrong type or an invalid id.
+    pub fn from_json_line(line: &str) -> Result<ParsedSpan, JsonError> {
+        let w: Wire<'_> = serde_json::from_str(line).map_err(|e| JsonError::Syntax(e.to_string()))?;
+        w.into_span()
+    }
+}
+
+/// A span read back from an NDJSON line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParsedSpan {
+    /// The span.
+    pub span: SpanData,
+    /// The `service_name` field.
+    pub service_name: String,
+}
+
+/// Why an NDJSON line could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum JsonError {
+    /// Not valid JSON, or a field of the wrong type.
+    #[error("invalid span line: {0}")]
+    Syntax(String),
+    /// A field that must be an id is not one.
+    #[error("invalid {field}: {reason}")]
+    Id {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: super::IdError,
+    },
+    /// `kind` or `status_code` is not a known name.
+    #[error("invalid {field}: {value:?}")]
+    Enum {
+        /// The field.
+        field: &'static str,
+        /// The value found.
+        value: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(borrow)]
+    trace_id: Cow<'a, str>,
+    #[serde(borrow)]
+    span_id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    parent_span_id: Cow<'a, str>,
+    name: String,
+    #[serde(default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    start_time_unix_nano: u64,
+    end_time_unix_nano: u64,
+    #[serde(default, borrow)]
+    status_code: Option<Cow<'a, str>>,
+    #[serde(default)]
+    status_message: String,
+    #[serde(default)]
+    attributes: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    events: Vec<WireEvent>,
+    #[serde(default)]
+    service_name: String,
+}
+
+#[derive(Deserialize)]
+struct WireEvent {
+    name: String,
+    #[serde(default)]
+    time_unix_nano: u64,
+    #[serde(default)]
+    attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Wire<'_> {
+    fn into_span(self) -> Result<ParsedSpan, JsonError> {
+        let trace_id =
+            TraceId::from_hex(&self.trace_id).map_err(|reason| JsonError::Id { field: "trace_id", reason })?;
+        let span_id = SpanId::from_hex(&self.span_id).map_err(|reason| JsonError::Id { field: "span_id", reason })?;
+        let parent_span_id = if self.parent_span_id.is_empty() {
+            SpanId::INVALID
+        } else {
+            SpanId::from_hex(&self.parent_span_id)
+                .map_err(|reason| JsonError::Id { field: "parent_span_id", reason })?
+        };
+        let kind = match self.kind.as_deref() {
+            None => SpanKind::Internal,
+            Some(k) => k.parse().map_err(|_| JsonError::Enum { field: "kind", value: k.to_owned() })?,
+        };
+        let code = match self.status_code.as_deref() {
+            None => StatusCode::Unset,
+            Some(c) => {
+                StatusCode::parse(c).ok_or_else(|| JsonError::Enum { field: "status_code", value: c.to_owned() })?
+            }
+        };
+        let mut span = SpanData {
+            trace_id,
+            span_id,
+            parent_span_id,
+            name: self.name.into(),
+            kind,
+            start_time_unix_nano: self.start_time_unix_nano,
+            end_time_unix_nano: self.end_time_unix_nano,
+            status: Status { code, message: (!self.status_message.is_empty()).then(|| self.status_message.into()) },
+            trace_flags: 1,
+            ..SpanData::default()
+        };
+        for (k, v) in self.attributes {
+            unflatten(&mut span, k, &v);
+        }
+        span.events = self
+            .events
+            .into_iter()
+            .map(|e| Event {
+                name: e.name.into(),
+                time_unix_nano: e.time_unix_nano,
+                attributes: e.attributes.into_iter().map(|(k, v)| (k.into(), Value::from_json(&v))).collect(),
+            })
+            .collect();
+        Ok(ParsedSpan { span, service_name: self.service_name })
+    }
+}
+
+fn unflatten(span: &mut SpanData, k: String, v: &serde_json::Value) {
+    let as_u64 = || v.as_u64().unwrap_or(0);
+    let as_text = || match v {
+        serde_json::Value::String(s) => Cow::Owned(s.clone()),
+        other => Cow::Owned(other.to_string()),
+    };
+    if let Some(name) = k.strip_prefix(attr::INPUT_PREFIX) {
+        span.inputs.push((name.to_owned().into(), Value::from_json(v)));
+        return;
+    }
+    if let Some(name) = k.strip_prefix(attr::TAG_PREFIX) {
+        span.tags.push((name.to_owned().into(), Value::from_json(v)));
+        return;
+    }
+    match k.as_str() {
+        attr::OUTPUT => span.output = Some(Value::from_json(v)),
+        attr::LABEL => span.label = Some(as_text()),
+        attr::BRANCH => span.branch = Some(as_text()),
+        attr::TARGET => span.target = as_text(),
+        attr::THREAD_ID => span.thread_id = as_u64(),
+        attr::POLLS => span.polls = u32::try_from(as_u64()).unwrap_or(u32::MAX),
+        attr::PENDING_POLLS => span.pending_polls = u32::try_from(as_u64()).unwrap_or(u32::MAX),
+        attr::BUSY_NS => span.busy_ns = as_u64(),
+        attr::ITEMS => span.items = Some(as_u64()),
+        attr::FIRST_ITEM_NS => span.first_item_ns = Some(as_u64()),
+        attr::ALLOC_BYTES => span.alloc_bytes = Some(as_u64()),
+        attr::ALLOC_PEAK => span.alloc_peak = Some(as_u64()),
+        _ => span.attributes.push((k.into(), Value::from_json(v))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> SpanData {
+        let mut s = SpanData {
+            trace_id: TraceId(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+            span_id: SpanId(0x00f0_67aa_0ba9_02b7),
+            parent_span_id: SpanId(7),
+            name: "add".into(),
+            target: "app::math".into(),
+            kind: SpanKind::Client,
+            start_time_unix_nano: 1_700_000_000_000_000_000,
+            end_time_unix_nano: 1_700_000_000_000_001_000,
+            status: Status { code: StatusCode::Error, message: Some("boom \"quoted\"".into()) },
+            output: Some(Value::U64(3)),
+            label: Some("io".into()),
+            branch: Some("hit".into()),
+            polls: 3,
+            pending_polls: 2,
+            busy_ns: 500,
+            items: Some(10),
+            first_item_ns: Some(20),
+            thread_id: 4,
+            trace_flags: 1,
+            ..SpanData::default()
+        };
+        s.inputs.push(("a".into(), Value::U64(1)));
+        s.inputs.push(("name".into(), Value::from("x\ny")));
+        s.attributes.push(("rows".into(), Value::I64(-4)));
+        s.tags.push(("env".into(), Value::from("prod")));
+        s.events.push(Event {
+            name: "ev".into(),
+            time_unix_nano: 5,
+            attributes: vec![("k".into(), Value::Bool(true))],
+        });
+        s
+    }
+
+    #[test]
+    fn line_round_trips_every_field() {
+        let s = sample();
+        let mut out = Vec::new();
+        s.write_json_line("svc", &mut out);
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1, "exactly one line");
+        let back = SpanData::from_json_line(std::str::from_utf8(&out).unwrap()).unwrap();
+        assert_eq!(back.service_name, "svc");
+        assert_eq!(back.span, s);
+    }
+
+    #[test]
+    fn root_has_empty_parent_and_flat_keys() {
+        let mut s = sample();
+        s.parent_span_id = SpanId::INVALID;
+        let j = s.to_json("svc");
+        assert_eq!(j["parent_span_id"], "");
+        assert_eq!(j["attributes"]["tracewell.input.a"], 1);
+        assert_eq!(j["attributes"]["tracewell.tag.env"], "prod");
+        assert_eq!(j["attributes"]["tracewell.pending_polls"], 2);
+        assert_eq!(j["status_code"], "error");
+    }
+
+    #[test]
+    fn bad_lines_are_clear_errors() {
+        assert!(matches!(SpanData::from_json_line("{"), Err(JsonError::Syntax(_))));
+        let bad_id = r#"{"trace_id":"xyz","span_id":"00f067aa0ba902b7","name":"a","start_time_unix_nano":1,"end_time_unix_nano":2}"#;
+        assert!(matches!(SpanData::from_json_line(bad_id), Err(JsonError::Id { field: "trace_id", .. })));
+        let bad_kind = r#"{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","name":"a","kind":"boss","start_time_unix_nano":1,"end_time_unix_nano":2}"#;
+        assert!(matches!(SpanData::from_json_line(bad_kind), Err(JsonError::Enum { field: "kind", .. })));
+    }
+}
