@@ -30,6 +30,8 @@ mod config;
 pub mod context;
 pub mod export;
 pub mod pipeline;
+pub mod propagation;
+pub mod score;
 pub mod span;
 
 pub use config::{Builder, Config, ConfigError, EXPORTER_NAMES, builder, init};

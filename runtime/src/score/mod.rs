@@ -1,0 +1,1 @@
+//! The stability score per function and per (function, branch), and its reports.
