@@ -136,11 +136,27 @@ pub(crate) struct Recording {
     pub(crate) data: SpanData,
     pub(crate) start: clock::Instant,
     pub(crate) end: clock::Instant,
-    limit: usize,
-    secret_mask: u32,
-    inputs: &'static [&'static str],
+    pub(crate) limit: usize,
+    pub(crate) secret_mask: u32,
+    pub(crate) inputs: &'static [&'static str],
     /// End as cancelled if dropped before [`Span::end`] was reached by normal completion.
-    cancel_on_drop: bool,
+    pub(crate) cancel_on_drop: bool,
+}
+
+impl Recording {
+    /// A record with every field at its default, ready to be filled in.
+    pub(crate) fn empty() -> Recording {
+        let now = clock::Instant::now();
+        Recording {
+            data: SpanData::default(),
+            start: now,
+            end: now,
+            limit: 0,
+            secret_mask: 0,
+            inputs: &[],
+            cancel_on_drop: false,
+        }
+    }
 }
 
 /// A started span. It ends (and is handed to the pipeline) when dropped.
@@ -185,7 +201,9 @@ impl Span {
 
     /// Makes this span current on this thread until the guard drops; the span ends with it.
     pub fn enter(self) -> SpanGuard {
-        let prev = replace_current(self.ctx.clone());
+        // A span with no context (nothing installed, or inside an unsampled trace) leaves the
+        // current context alone: children then see the same parent and decide the same way.
+        let prev = if self.ctx.is_valid() { Some(replace_current(self.ctx.clone())) } else { None };
         SpanGuard { span: self, prev, _not_send: PhantomData }
     }
 
@@ -375,7 +393,7 @@ impl Drop for Span {
 #[derive(Debug)]
 pub struct SpanGuard {
     span: Span,
-    prev: SpanContext,
+    prev: Option<SpanContext>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -402,7 +420,9 @@ impl SpanGuard {
 impl Drop for SpanGuard {
     #[inline]
     fn drop(&mut self) {
-        replace_current(std::mem::take(&mut self.prev));
+        if let Some(prev) = self.prev.take() {
+            replace_current(prev);
+        }
         // `self.span` drops right after, ending the span.
     }
 }
@@ -495,9 +515,13 @@ impl SpanBuilder {
     /// Starts the span without making it current (to move it into a future or another thread).
     pub fn start_detached(self) -> Span {
         let SpanBuilder { name, target, kind, label, branch, parent, sample } = self;
-        begin(parent, sample, |shared| {
-            let data = SpanData { name, target, kind, label, branch, ..SpanData::default() };
-            (data, shared.policy.max_len, 0, &[])
+        begin(parent, sample, |shared, data| {
+            data.name = name;
+            data.target = target;
+            data.kind = kind;
+            data.label = label;
+            data.branch = branch;
+            (shared.policy.max_len, 0, &[])
         })
     }
 }
@@ -506,17 +530,18 @@ impl SpanBuilder {
 /// installed sampler and `sample`.
 #[inline]
 pub(crate) fn start_callsite(cs: &'static Callsite, parent: Option<SpanContext>, sample: Option<f64>) -> Span {
-    begin(parent, sample, |shared| {
-        let data = SpanData {
-            name: Cow::Borrowed(cs.name),
-            target: Cow::Borrowed(cs.target),
-            kind: cs.kind,
-            label: cs.label.map(Cow::Borrowed),
-            branch: cs.branch.map(Cow::Borrowed),
-            ..SpanData::default()
-        };
+    begin(parent, sample, |shared, data| {
+        data.name = Cow::Borrowed(cs.name);
+        data.target = Cow::Borrowed(cs.target);
+        data.kind = cs.kind;
+        if let Some(l) = cs.label {
+            data.label = Some(Cow::Borrowed(l));
+        }
+        if let Some(b) = cs.branch {
+            data.branch = Some(Cow::Borrowed(b));
+        }
         let limit = if shared.policy.capture { cs.max_len.unwrap_or(shared.policy.max_len) } else { 0 };
-        (data, limit, cs.secret_mask(shared), cs.inputs)
+        (limit, cs.secret_mask(shared), cs.inputs)
     })
 }
 
@@ -526,9 +551,18 @@ pub(crate) fn start_callsite(cs: &'static Callsite, parent: Option<SpanContext>,
 fn begin(
     parent: Option<SpanContext>,
     sample: Option<f64>,
-    fill: impl FnOnce(&Shared) -> (SpanData, usize, u32, &'static [&'static str]),
+    fill: impl FnOnce(&Shared, &mut SpanData) -> (usize, u32, &'static [&'static str]),
 ) -> Span {
-    let made = pipeline::with_shared(|shared| {
+    // Fast path: inside a trace that is not sampled, a parent-based sampler says no to every
+    // child, so nothing is made at all (no id, no context switch).
+    if parent.is_none()
+        && sample.is_none()
+        && pipeline::parent_based()
+        && with_current(|p| p.is_valid() && !p.is_sampled())
+    {
+        return Span::none();
+    }
+    let made = pipeline::with_ring(|shared, ring| {
         let span_id = SpanId::random();
         let decide = |p: &SpanContext| {
             let trace_id = if p.is_valid() { p.trace_id } else { TraceId::random() };
@@ -551,16 +585,27 @@ fn begin(
         if flags & FLAG_SAMPLED == 0 {
             return Span { ctx, rec: None };
         }
-        let (mut data, limit, secret_mask, inputs) = fill(shared);
+        // Fields are written in place into a recycled box whose record is all defaults, so
+        // no span-sized struct is built on the stack and copied.
+        let mut rec = ring.recycled();
+        let (limit, secret_mask, inputs) = fill(shared, &mut rec.data);
+        let data = &mut rec.data;
         data.trace_id = trace_id;
         data.span_id = span_id;
         data.parent_span_id = parent_id;
         data.parent_is_remote = remote;
         data.trace_flags = flags;
-        data.trace_state = ctx.trace_state.clone();
+        if ctx.trace_state.is_some() {
+            data.trace_state = ctx.trace_state.clone();
+        }
+        rec.limit = limit;
+        rec.secret_mask = secret_mask;
+        rec.inputs = inputs;
+        rec.cancel_on_drop = false;
         let now = clock::Instant::now();
-        let rec = Recording { data, start: now, end: now, limit, secret_mask, inputs, cancel_on_drop: false };
-        Span { ctx, rec: Some(Box::new(rec)) }
+        rec.start = now;
+        rec.end = now;
+        Span { ctx, rec: Some(rec) }
     });
     made.unwrap_or(Span::none())
 }

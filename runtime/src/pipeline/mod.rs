@@ -46,6 +46,14 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 static GLOBAL: ArcSwapOption<Shared> = ArcSwapOption::const_empty();
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+/// Whether the installed sampler follows the parent's decision (then an unsampled parent's
+/// children are skipped before the pipeline is even looked up).
+static PARENT_BASED: AtomicBool = AtomicBool::new(false);
+
+#[inline]
+pub(crate) fn parent_based() -> bool {
+    GENERATION.load(Ordering::Relaxed) != 0 && PARENT_BASED.load(Ordering::Relaxed)
+}
 
 /// State shared by the calling threads and the worker of one installed pipeline.
 pub(crate) struct Shared {
@@ -78,9 +86,14 @@ pub(crate) struct Counters {
     pub(crate) retired_dropped: AtomicU64,
 }
 
-/// One thread's queue of finished spans.
+/// One thread's queue of finished spans, and the way back for their boxes.
+///
+/// Records travel boxed so the hand-off moves a pointer; the worker sends each emptied box back
+/// through `free` so the producer reuses it instead of allocating. Memory is freed and allocated
+/// on the same thread, which keeps the allocator's cross-thread locking off the hot path.
 pub(crate) struct Ring {
     pub(crate) queue: ArrayQueue<Box<Recording>>,
+    pub(crate) free: ArrayQueue<Box<Recording>>,
     /// Written only by the owning thread (plain stores), read by the worker and `stats()`.
     pub(crate) submitted: CachePadded<AtomicU64>,
     pub(crate) dropped: AtomicU64,
@@ -139,11 +152,27 @@ fn register() -> Option<Local> {
     let shared = GLOBAL.load_full()?;
     let ring = Arc::new(Ring {
         queue: ArrayQueue::new(shared.ring_capacity),
+        free: ArrayQueue::new(shared.ring_capacity),
         submitted: CachePadded::new(AtomicU64::new(0)),
         dropped: AtomicU64::new(0),
     });
     shared.new_rings.push(ring.clone());
     Some(Local { generation: shared.generation, shared, ring, submitted: 0, dropped: 0, since_check: 0 })
+}
+
+impl Ring {
+    /// A box holding an all-default record: one the worker sent back, or a new one.
+    #[inline]
+    pub(crate) fn recycled(&self) -> Box<Recording> {
+        self.free.pop().unwrap_or_else(|| Box::new(Recording::empty()))
+    }
+}
+
+/// Runs `f` with the installed pipeline's shared state and this thread's ring; `None` when
+/// nothing is installed.
+#[inline]
+pub(crate) fn with_ring<R>(f: impl FnOnce(&Shared, &Ring) -> R) -> Option<R> {
+    with_local(|l| f(&l.shared, &l.ring))
 }
 
 /// Runs `f` with the installed pipeline's shared state; `None` when nothing is installed.
@@ -197,17 +226,20 @@ impl Shared {
 
     fn stats(&self) -> Stats {
         let c = &self.counters;
-        let (mut submitted, mut dropped) =
-            (c.retired_submitted.load(Ordering::Acquire), c.retired_dropped.load(Ordering::Acquire));
+        // Read what left the pipeline before what entered it, so a live reading never shows more
+        // spans out than in.
+        let exported = c.exported.load(Ordering::Acquire);
+        let dropped_export_failed = c.dropped_export_failed.load(Ordering::Acquire);
+        let (mut submitted, mut dropped) = (0, 0);
         if let Ok(rings) = self.rings.lock() {
+            // Retired totals move under this lock, so no ring is counted twice or missed.
+            submitted = c.retired_submitted.load(Ordering::Acquire);
+            dropped = c.retired_dropped.load(Ordering::Acquire);
             for r in rings.iter() {
                 submitted += r.submitted.load(Ordering::Acquire);
                 dropped += r.dropped.load(Ordering::Acquire);
             }
         }
-        // Rings registered but not yet adopted by the worker.
-        let exported = c.exported.load(Ordering::Acquire);
-        let dropped_export_failed = c.dropped_export_failed.load(Ordering::Acquire);
         Stats {
             submitted,
             exported,
@@ -386,6 +418,7 @@ pub(crate) fn install(
             ConfigError::Worker(e.to_string())
         })?;
     let _ = shared.worker.set(handle.thread().clone());
+    PARENT_BASED.store(matches!(shared.sampler, Sampler::ParentBased(_)), Ordering::Relaxed);
     GENERATION.store(generation, Ordering::Release);
     Ok(Guard { shared: Some(shared), worker: Some(handle) })
 }

@@ -125,11 +125,13 @@ impl Worker {
             // worker here forever.
             let mut left = ring.queue.len();
             while left > 0 {
-                let Some(rec) = ring.queue.pop() else { break };
+                let Some(mut rec) = ring.queue.pop() else { break };
                 left -= 1;
-                let mut data = rec.data;
+                let mut data = std::mem::take(&mut rec.data);
                 data.start_time_unix_nano = clock::unix_nanos(rec.start);
                 data.end_time_unix_nano = clock::unix_nanos(rec.end);
+                // Back to its thread for reuse; if that queue is full the box is freed here.
+                let _ = ring.free.push(rec);
                 self.batch.push(data);
                 if self.batch.len() >= max {
                     self.export(rt, exporters);
