@@ -25,10 +25,12 @@
 
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod capture;
 mod config;
 pub mod context;
 pub mod export;
+pub mod monitor;
 pub mod pipeline;
 pub mod propagation;
 pub mod score;
@@ -39,8 +41,14 @@ pub use context::{
     Callsite, FutureExt, Instrumented, IntoParent, RemoteContext, Sampler, Span, SpanBuilder, SpanContext, SpanGuard,
     current, in_span, span,
 };
+pub use export::health;
+pub use monitor::{RuntimeMonitor, monitor_runtime, monitor_runtime_every};
 pub use pipeline::{Guard, Stats, collected, flush, stats};
 pub use span::{Event, SpanData, SpanId, SpanKind, Status, StatusCode, TraceId, Value};
+#[doc = include_str!("../doc/monitor.md")]
+pub use tracewell_macros::monitor;
+#[doc = include_str!("../doc/traced.md")]
+pub use tracewell_macros::traced;
 
 /// The only surface generated code touches. Not a public API: it may change in any release.
 #[doc(hidden)]
@@ -48,7 +56,10 @@ pub mod __private {
     pub use crate::capture::{
         CaptureDebug, CaptureOpaque, CapturePrimitive, CaptureSerialize, ErrorDebug, ErrorDisplay, ErrorOpaque, Wrap,
     };
-    pub use crate::context::{Callsite, Instrumented, IntoParent, OutputHook, Span, SpanContext, SpanGuard};
+    pub use crate::context::{
+        Callsite, Instrumented, IntoParent, ItemCapture, OutputHook, Span, SpanContext, SpanGuard, set_current,
+        traced_iter, traced_stream, with_context,
+    };
     pub use crate::span::{SpanKind, Value};
     pub use core;
 
@@ -78,6 +89,35 @@ pub mod __private {
     where
         F: core::future::Future,
         H: OutputHook<F::Output>,
+    {
+        Instrumented::new(fut, span, hook)
+    }
+
+    /// Fixes the item type of an iterator to the one the signature names, so that the item
+    /// capture sees the concrete type (`impl Iterator<Item = T>` alone leaves it to inference).
+    #[inline]
+    pub fn iter_of<T, I: IntoIterator<Item = T>>(iter: I) -> I {
+        iter
+    }
+
+    /// [`iter_of`] for streams.
+    #[inline]
+    pub fn stream_of<T, S: futures_core::Stream<Item = T>>(stream: S) -> S {
+        stream
+    }
+
+    /// [`iter_of`] for futures.
+    #[inline]
+    pub fn future_of<T, F: core::future::Future<Output = T>>(fut: F) -> F {
+        fut
+    }
+
+    /// [`instrument`] with a closure hook, whose argument types are inferred from the future.
+    #[inline]
+    pub fn instrument_with<F, H>(span: Span, fut: F, hook: H) -> Instrumented<F, H>
+    where
+        F: core::future::Future,
+        H: FnOnce(&mut Span, &F::Output),
     {
         Instrumented::new(fut, span, hook)
     }

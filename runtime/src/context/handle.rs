@@ -106,21 +106,16 @@ impl IntoParent for SpanContext {
     }
 }
 
-impl IntoParent for &SpanContext {
-    fn into_parent(self) -> Option<SpanContext> {
-        Some(self.clone())
-    }
-}
-
 impl IntoParent for Option<SpanContext> {
     fn into_parent(self) -> Option<SpanContext> {
         self
     }
 }
 
-impl IntoParent for &Option<SpanContext> {
+/// Any borrow of a parent (`&ctx`, `&Option<ctx>`, `&&ctx`, ...).
+impl<T: IntoParent + Clone> IntoParent for &T {
     fn into_parent(self) -> Option<SpanContext> {
-        self.clone()
+        self.clone().into_parent()
     }
 }
 
@@ -567,10 +562,8 @@ fn begin(
         let decide = |p: &SpanContext| {
             let trace_id = if p.is_valid() { p.trace_id } else { TraceId::random() };
             let mut sampled = shared.sampler.should_sample(p, trace_id);
-            if sampled {
-                if let Some(r) = sample {
-                    sampled = ratio_hit(r, TraceId(fastrand::u128(..)));
-                }
+            if sampled && let Some(r) = sample {
+                sampled = ratio_hit(r, TraceId(fastrand::u128(..)));
             }
             let inherited = if p.is_valid() { p.trace_flags & !FLAG_SAMPLED } else { FLAG_RANDOM };
             let flags = inherited | if sampled { FLAG_SAMPLED } else { 0 };

@@ -10,6 +10,7 @@ mod future;
 mod handle;
 mod panic;
 mod sampler;
+mod stream;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -19,6 +20,10 @@ pub use handle::{Callsite, IntoParent, Span, SpanBuilder, SpanGuard, span};
 pub(crate) use handle::{Recording, start_callsite};
 pub(crate) use panic::install_hook as install_panic_hook;
 pub use sampler::{Sampler, SamplerError};
+pub use stream::{
+    CurrentGuard, ItemCapture, TracedIter, TracedStream, WithContext, set_current, traced_iter, traced_stream,
+    with_context,
+};
 
 use crate::span::{SpanId, TraceId};
 

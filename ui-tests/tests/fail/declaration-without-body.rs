@@ -1,0 +1,6 @@
+trait Store {
+    #[tracewell::traced]
+    fn get(&self, key: &str) -> Option<u32>;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[tracewell::monitor(kind = "server")]
+fn f() {}
+
+fn main() {
+    f();
+}

@@ -1,0 +1,6 @@
+#[tracewell::traced(kind = "sever")]
+fn f() {}
+
+fn main() {
+    f();
+}

@@ -1,0 +1,6 @@
+#[tracewell::traced(nmae = "load")]
+fn f() {}
+
+fn main() {
+    f();
+}
