@@ -1,1 +1,112 @@
-//! Shared helpers of the integration tests.
+//! Shared helpers of the integration tests: a real `redis-server` on a free loopback port, OTLP
+//! receivers (gRPC with tonic, HTTP with hyper) decoding the `opentelemetry-proto` types, and
+//! condition waits with deadlines.
+
+pub mod receiver;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Waits until `cond` holds, checking every few milliseconds; `false` when `timeout` passed first.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("bind 127.0.0.1:0")
+}
+
+/// A unique path in the temp directory (not created).
+pub fn temp_path(name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("tracewell-test-{}-{n}-{name}", std::process::id()))
+}
+
+/// A `redis-server` on a free loopback port with persistence off; killed when dropped.
+#[derive(Debug)]
+pub struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port and waits until it answers `PING`.
+    ///
+    /// # Panics
+    ///
+    /// When `redis-server` is missing (`scripts/test` installs it) or does not answer in 10 s.
+    pub fn start() -> RedisServer {
+        let mut s = RedisServer { port: free_port(), child: None };
+        s.restart();
+        s
+    }
+
+    /// The port it listens on (kept across restarts).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same port (after [`RedisServer::kill`]); waits for `PING`.
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test installs it)");
+        self.child = Some(child);
+        let ok = wait_until(Duration::from_secs(10), || self.ping());
+        assert!(ok, "redis-server on port {} did not answer PING within 10 s", self.port);
+    }
+
+    /// Whether the server answers `PING` now.
+    pub fn ping(&self) -> bool {
+        let Ok(client) = redis::Client::open(self.url()) else { return false };
+        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else { return false };
+        redis::cmd("PING").query::<String>(&mut conn).map(|p| p == "PONG").unwrap_or(false)
+    }
+
+    /// A blocking connection for assertions.
+    ///
+    /// # Panics
+    ///
+    /// When the server is not reachable.
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            .expect("connect to the test redis-server")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

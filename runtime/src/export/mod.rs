@@ -11,14 +11,39 @@
 //!   reaches the user's program.
 //! - `flush` is called by [`crate::flush`], `shutdown` once when the pipeline stops.
 
+mod fallback;
+mod file;
+mod health;
+#[cfg(any(feature = "otlp-http", feature = "zipkin"))]
+mod httpc;
 mod memory;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod otlp;
+#[cfg(feature = "redis")]
+mod redis;
+mod retry;
 mod stdout;
+#[cfg(feature = "zipkin")]
+mod zipkin;
 
 use std::future::Future;
 use std::pin::Pin;
 
+pub use fallback::Fallback;
+pub use file::{DEFAULT_FILE_PATH, FileExporter};
+pub use health::{ExporterHealth, health};
 pub use memory::MemoryExporter;
+#[cfg(feature = "otlp-grpc")]
+pub use otlp::OtlpGrpcExporter;
+#[cfg(feature = "otlp-http")]
+pub use otlp::OtlpHttpExporter;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub use otlp::{CANCELLED_ATTRIBUTE, DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT};
+#[cfg(feature = "redis")]
+pub use redis::{DEFAULT_REDIS_KEY, DEFAULT_REDIS_URL, RedisExporter, RedisMode, RedisUrlError};
 pub use stdout::{StdoutExporter, StdoutFormat, pretty_line};
+#[cfg(feature = "zipkin")]
+pub use zipkin::{DEFAULT_ZIPKIN_ENDPOINT, ZipkinExporter};
 
 use crate::span::SpanData;
 
@@ -123,6 +148,13 @@ pub trait Exporter: Send + std::fmt::Debug + 'static {
     fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
         Box::pin(async { Ok(()) })
     }
+
+    /// Spans this exporter gave up on since the last call although its `export` returned `Ok`
+    /// (for example evicted from a full retry buffer). A [`Fallback`] wrapper sends them to its
+    /// fallback; exporters without a buffer keep the default (nothing).
+    fn take_undelivered(&mut self) -> Vec<SpanData> {
+        Vec::new()
+    }
 }
 
 /// Discards every span (`OTEL_TRACES_EXPORTER=none`).
@@ -146,6 +178,70 @@ pub(crate) fn memory_default_capacity() -> usize {
 /// Builds an exporter that leaves the process (`file`, `redis`, `otlp`, `zipkin`) from the
 /// configuration and its own environment variables; `None` when this build does not have it.
 pub(crate) fn from_name(name: &str, config: &crate::Config) -> Option<Result<Box<dyn Exporter>, crate::ConfigError>> {
-    let _ = (name, config);
-    None
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    from_lookup(name, config, &get)
+}
+
+/// [`from_name`] over any variable lookup (empty values count as unset).
+pub(crate) fn from_lookup(
+    name: &str,
+    config: &crate::Config,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Option<Result<Box<dyn Exporter>, crate::ConfigError>> {
+    fn boxed<E: Exporter>(r: Result<E, crate::ConfigError>) -> Result<Box<dyn Exporter>, crate::ConfigError> {
+        r.map(|e| Box::new(e) as Box<dyn Exporter>)
+    }
+    match name {
+        "file" => Some(boxed(FileExporter::from_lookup(get, config))),
+        #[cfg(feature = "redis")]
+        "redis" => Some(boxed(redis::RedisExporter::from_lookup(get, config))),
+        #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+        "otlp" => Some(otlp::from_lookup(get, config)),
+        #[cfg(feature = "zipkin")]
+        "zipkin" => Some(boxed(zipkin::ZipkinExporter::from_lookup(get, config))),
+        _ => None,
+    }
+}
+
+/// The attribute that marks a cancelled span in OTLP and Zipkin exports (which have no such
+/// status).
+#[cfg_attr(not(feature = "zipkin"), allow(dead_code))]
+pub(crate) const fn otlp_cancelled_key() -> &'static str {
+    "tracewell.cancelled"
+}
+
+/// Parses a whole number greater than 0 from the variable `var`.
+pub(crate) fn parse_positive(var: &'static str, v: &str) -> Result<u64, crate::ConfigError> {
+    match v.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(crate::ConfigError::Invalid {
+            var,
+            value: v.to_owned(),
+            reason: "expected a whole number greater than 0".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(name: &str, env: &[(&str, &str)]) -> Result<Box<dyn Exporter>, crate::ConfigError> {
+        let get = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        from_lookup(name, &crate::Config::default(), &get).expect("exporter compiled in")
+    }
+
+    #[test]
+    fn file_from_env() {
+        let e =
+            build("file", &[("TRACEWELL_FILE_PATH", "/tmp/x.ndjson"), ("TRACEWELL_FILE_MAX_BYTES", "1000")]).unwrap();
+        assert_eq!(e.name(), "file");
+        let err = build("file", &[("TRACEWELL_FILE_MAX_BYTES", "lots")]).unwrap_err().to_string();
+        assert!(err.starts_with("TRACEWELL_FILE_MAX_BYTES=\"lots\""), "{err}");
+    }
+
+    #[test]
+    fn unknown_names_are_not_built_here() {
+        assert!(from_lookup("kafka", &crate::Config::default(), &|_| None).is_none());
+    }
 }

@@ -1,0 +1,109 @@
+//! The small HTTP/1.1 client shared by the OTLP/HTTP and Zipkin exporters (hyper-util's pooled
+//! client on the worker's runtime).
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::retry::Attempt;
+
+pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+pub(crate) fn client() -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector)
+}
+
+/// An answer: status, the `Retry-After` delay if any, and the body.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: Bytes,
+}
+
+#[cfg(feature = "otlp-http")]
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+#[cfg(feature = "otlp-http")]
+/// Parses `key: value` pairs into headers, skipping (and logging) invalid ones.
+pub(crate) fn headers(exporter: &str, pairs: &[(String, String)]) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out = Vec::new();
+    for (k, v) in pairs {
+        match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            (Ok(k), Ok(v)) => out.push((k, v)),
+            _ => crate::pipeline::log_error(format_args!(
+                "{exporter}: header {k:?} is not a valid HTTP header; not sent"
+            )),
+        }
+    }
+    out
+}
+
+/// POSTs `body` to `uri`.
+pub(crate) async fn post(
+    client: HttpClient,
+    uri: hyper::Uri,
+    headers: &[(HeaderName, HeaderValue)],
+    content_type: &'static str,
+    gzipped: bool,
+    body: Bytes,
+) -> Result<Reply, String> {
+    let mut req = hyper::Request::post(uri).header(hyper::header::CONTENT_TYPE, content_type);
+    if gzipped {
+        req = req.header(hyper::header::CONTENT_ENCODING, "gzip");
+    }
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let req = req.body(Full::new(body)).map_err(|e| format!("cannot build request: {e}"))?;
+    let resp = client.request(req).await.map_err(|e| {
+        let mut text = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            src = s.source();
+        }
+        text
+    })?;
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(hyper::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = resp.into_body().collect().await.map_err(|e| format!("reading the answer: {e}"))?.to_bytes();
+    Ok(Reply { status, retry_after, body })
+}
+
+/// Maps an HTTP outcome to retry / fail; `ok` handles a 2xx answer.
+pub(crate) fn classify(result: Result<Reply, String>, ok: impl FnOnce(&Reply) -> Attempt) -> Attempt {
+    match result {
+        Err(error) => Attempt::Retry { hint: None, error },
+        Ok(r) if (200..300).contains(&r.status) => ok(&r),
+        Ok(r) => {
+            let text = String::from_utf8_lossy(&r.body[..r.body.len().min(200)]).into_owned();
+            let error = format!("HTTP {}: {text}", r.status);
+            if matches!(r.status, 429 | 502 | 503 | 504) {
+                Attempt::Retry { hint: r.retry_after, error }
+            } else {
+                Attempt::Fail(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! OTLP exporters: gRPC through tonic ([`OtlpGrpcExporter`]) and HTTP/protobuf to `/v1/traces`
+//! ([`OtlpHttpExporter`]), both with the message types of the `opentelemetry-proto` crate.
+//!
+//! Both retry UNAVAILABLE / RESOURCE_EXHAUSTED (gRPC) and 429 / 502 / 503 / 504 (HTTP) with
+//! capped exponential backoff and jitter, honouring the server's `RetryInfo` or `Retry-After`,
+//! within the OTLP timeout; other errors drop the batch. Partial-success answers are counted as
+//! rejected spans in [`crate::health`].
+
+#[cfg(feature = "otlp-grpc")]
+mod grpc;
+#[cfg(feature = "otlp-http")]
+mod http;
+pub(crate) mod proto;
+
+use std::time::Duration;
+
+#[cfg(feature = "otlp-grpc")]
+pub use grpc::OtlpGrpcExporter;
+#[cfg(feature = "otlp-http")]
+pub use http::OtlpHttpExporter;
+pub use proto::CANCELLED_ATTRIBUTE;
+
+pub(crate) use super::retry::{Attempt, send_with_retries};
+use crate::ConfigError;
+
+/// The OTLP/gRPC default endpoint.
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
+/// The OTLP/HTTP default endpoint (traces path included).
+pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
+
+/// What both OTLP transports are configured with.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub endpoint: String,
+    pub headers: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub gzip: bool,
+    pub service_name: String,
+    pub resource_attributes: Vec<(String, String)>,
+}
+
+impl Settings {
+    pub(crate) fn new(endpoint: String) -> Settings {
+        Settings {
+            endpoint,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(10),
+            gzip: false,
+            service_name: "unknown_service".into(),
+            resource_attributes: Vec::new(),
+        }
+    }
+}
+
+/// Checks that `url` is an `http://host[:port][/path]` URL.
+pub(crate) fn check_endpoint(var: &'static str, url: &str) -> Result<(), ConfigError> {
+    let bad = |reason: &str| Err(ConfigError::Invalid { var, value: url.to_owned(), reason: reason.to_owned() });
+    if url.starts_with("https://") {
+        return bad(
+            "https endpoints need TLS, which this build of tracewell does not include; use http:// (for example a local OpenTelemetry Collector that forwards over TLS)",
+        );
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return bad("expected an http://host:port URL");
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return bad("expected an http://host:port URL");
+    }
+    Ok(())
+}
+
+/// Which transport `otlp` means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    Grpc,
+    HttpProtobuf,
+}
+
+/// Builds the `otlp` exporter of `OTEL_TRACES_EXPORTER` from the `OTEL_EXPORTER_OTLP_*`
+/// variables (the `_TRACES_` forms win).
+pub(crate) fn from_lookup(
+    get: &dyn Fn(&str) -> Option<String>,
+    config: &crate::Config,
+) -> Result<Box<dyn super::Exporter>, ConfigError> {
+    let pick = |traces: &'static str, general: &'static str| {
+        get(traces).map(|v| (traces, v)).or_else(|| get(general).map(|v| (general, v)))
+    };
+    let protocol = match pick("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL") {
+        None => {
+            if cfg!(feature = "otlp-http") {
+                Protocol::HttpProtobuf
+            } else {
+                Protocol::Grpc
+            }
+        }
+        Some((var, v)) => match v.trim() {
+            "grpc" => Protocol::Grpc,
+            "http/protobuf" => Protocol::HttpProtobuf,
+            _ => {
+                return Err(ConfigError::Invalid { var, value: v, reason: "expected grpc or http/protobuf".into() });
+            }
+        },
+    };
+    let (endpoint_var, endpoint) = match (get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    {
+        (Some(e), _) => ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", e.trim().to_owned()),
+        (None, Some(base)) => {
+            let base = base.trim().trim_end_matches('/').to_owned();
+            let e = if protocol == Protocol::HttpProtobuf { format!("{base}/v1/traces") } else { base };
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", e)
+        }
+        (None, None) => (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            if protocol == Protocol::HttpProtobuf { DEFAULT_HTTP_ENDPOINT } else { DEFAULT_GRPC_ENDPOINT }.to_owned(),
+        ),
+    };
+    check_endpoint(endpoint_var, &endpoint)?;
+    let mut s = Settings::new(endpoint);
+    s.service_name = config.service_name.clone();
+    if let Some((var, v)) = pick("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS") {
+        s.headers = proto::parse_pairs(var, &v)?;
+    }
+    if let Some((var, v)) = pick("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT") {
+        s.timeout = Duration::from_millis(super::parse_positive(var, &v)?);
+    }
+    if let Some((var, v)) = pick("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION") {
+        s.gzip = match v.trim() {
+            "gzip" => true,
+            "none" => false,
+            _ => return Err(ConfigError::Invalid { var, value: v, reason: "expected gzip or none".into() }),
+        };
+    }
+    if let Some(v) = get("OTEL_RESOURCE_ATTRIBUTES") {
+        s.resource_attributes = proto::parse_pairs("OTEL_RESOURCE_ATTRIBUTES", &v)?;
+    }
+    match protocol {
+        #[cfg(feature = "otlp-grpc")]
+        Protocol::Grpc => Ok(Box::new(OtlpGrpcExporter::from_settings(s))),
+        #[cfg(feature = "otlp-http")]
+        Protocol::HttpProtobuf => Ok(Box::new(OtlpHttpExporter::from_settings(s))),
+        #[allow(unreachable_patterns)]
+        other => Err(ConfigError::Invalid {
+            var: "OTEL_EXPORTER_OTLP_PROTOCOL",
+            value: format!("{other:?}"),
+            reason: "this transport is not compiled in; enable tracewell's otlp-grpc or otlp-http feature".into(),
+        }),
+    }
+}
+
+/// Setters shared by both OTLP exporters.
+macro_rules! otlp_setters {
+    () => {
+        /// Adds a header (gRPC metadata) sent with every request, such as `authorization`.
+        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            self.settings.headers.push((name.into().to_ascii_lowercase(), value.into()));
+            self
+        }
+
+        /// Time limit of one export including its retries (default 10 s).
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.settings.timeout = timeout;
+            self
+        }
+
+        /// Compresses requests with gzip.
+        pub fn gzip(mut self, on: bool) -> Self {
+            self.settings.gzip = on;
+            self
+        }
+
+        /// Sets the `service.name` resource attribute.
+        pub fn service_name(mut self, name: impl Into<String>) -> Self {
+            self.settings.service_name = name.into();
+            self.resource = super::proto::resource(&self.settings.service_name, &self.settings.resource_attributes);
+            self
+        }
+
+        /// Adds a resource attribute (such as `service.version` or `deployment.environment`).
+        pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+            self.settings.resource_attributes.push((key.into(), value.into()));
+            self.resource = super::proto::resource(&self.settings.service_name, &self.settings.resource_attributes);
+            self
+        }
+    };
+}
+pub(crate) use otlp_setters;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(env: &[(&str, &str)]) -> Result<Box<dyn super::super::Exporter>, ConfigError> {
+        let get = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        from_lookup(&get, &crate::Config::default())
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "x"),
+        ] {
+            let err = build(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{var}=")), "{err}");
+        }
+    }
+
+    #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
+    #[test]
+    fn protocol_picks_the_transport() {
+        assert_eq!(build(&[]).unwrap().name(), "otlp-http");
+        assert_eq!(build(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).unwrap().name(), "otlp-grpc");
+        let e = build(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).unwrap();
+        assert!(format!("{e:?}").contains("http://collector:4318/v1/traces"), "{e:?}");
+    }
+}

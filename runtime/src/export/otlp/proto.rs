@@ -1,0 +1,240 @@
+//! Conversion of [`SpanData`] to the OTLP protobuf types of the `opentelemetry-proto` crate.
+
+use std::borrow::Cow;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span, status};
+
+use crate::span::{SpanData, SpanKind, StatusCode, Value};
+
+/// The attribute that marks a span whose future or stream was dropped before completing
+/// (exported with status ERROR, since OTLP has no "cancelled").
+pub const CANCELLED_ATTRIBUTE: &str = crate::export::otlp_cancelled_key();
+
+/// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK` and `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK` of trace.proto.
+const HAS_IS_REMOTE: u32 = 0x100;
+const IS_REMOTE: u32 = 0x200;
+
+pub(crate) fn any_value(v: &Value) -> AnyValue {
+    use any_value::Value as V;
+    let value = match v {
+        Value::Null => None,
+        Value::Bool(b) => Some(V::BoolValue(*b)),
+        Value::I64(i) => Some(V::IntValue(*i)),
+        Value::U64(u) => Some(match i64::try_from(*u) {
+            Ok(i) => V::IntValue(i),
+            Err(_) => V::StringValue(u.to_string()),
+        }),
+        Value::F64(f) => Some(V::DoubleValue(*f)),
+        Value::Str(s) => Some(V::StringValue(s.to_string())),
+        Value::Bytes(b) => Some(V::BytesValue(b.clone())),
+        Value::List(l) => Some(V::ArrayValue(ArrayValue { values: l.iter().map(any_value).collect() })),
+        Value::Map(m) => {
+            Some(V::KvlistValue(KeyValueList { values: m.iter().map(|(k, v)| kv(k.clone(), v)).collect() }))
+        }
+        Value::Opaque(t) => Some(V::StringValue(format!("<{t}>"))),
+    };
+    AnyValue { value }
+}
+
+pub(crate) fn kv(key: impl Into<String>, v: &Value) -> KeyValue {
+    KeyValue { key: key.into(), value: Some(any_value(v)), ..Default::default() }
+}
+
+fn kind(k: SpanKind) -> i32 {
+    (match k {
+        SpanKind::Internal => span::SpanKind::Internal,
+        SpanKind::Server => span::SpanKind::Server,
+        SpanKind::Client => span::SpanKind::Client,
+        SpanKind::Producer => span::SpanKind::Producer,
+        SpanKind::Consumer => span::SpanKind::Consumer,
+    }) as i32
+}
+
+/// One span in OTLP form.
+pub(crate) fn span(s: &SpanData) -> Span {
+    let mut attributes = Vec::with_capacity(s.attributes.len() + s.inputs.len() + 4);
+    s.for_each_flat_attribute(|k, v| attributes.push(kv(k.into_owned(), v)));
+    let message = s.status.message.as_deref().unwrap_or("").to_owned();
+    let status = match s.status.code {
+        StatusCode::Unset => None,
+        StatusCode::Ok => Some(Status { message, code: status::StatusCode::Ok as i32 }),
+        StatusCode::Error => Some(Status { message, code: status::StatusCode::Error as i32 }),
+        StatusCode::Cancelled => {
+            attributes.push(kv(CANCELLED_ATTRIBUTE, &Value::Bool(true)));
+            let message = if message.is_empty() { "cancelled".to_owned() } else { message };
+            Some(Status { message, code: status::StatusCode::Error as i32 })
+        }
+    };
+    let mut flags = u32::from(s.trace_flags);
+    if s.parent_span_id.is_valid() {
+        flags |= HAS_IS_REMOTE;
+        if s.parent_is_remote {
+            flags |= IS_REMOTE;
+        }
+    }
+    Span {
+        trace_id: s.trace_id.to_bytes().to_vec(),
+        span_id: s.span_id.to_bytes().to_vec(),
+        trace_state: s.trace_state.as_deref().unwrap_or("").to_owned(),
+        parent_span_id: if s.parent_span_id.is_valid() { s.parent_span_id.to_bytes().to_vec() } else { Vec::new() },
+        flags,
+        name: s.name.to_string(),
+        kind: kind(s.kind),
+        start_time_unix_nano: s.start_time_unix_nano,
+        end_time_unix_nano: s.end_time_unix_nano,
+        attributes,
+        dropped_attributes_count: 0,
+        events: s
+            .events
+            .iter()
+            .map(|e| span::Event {
+                time_unix_nano: e.time_unix_nano,
+                name: e.name.to_string(),
+                attributes: e.attributes.iter().map(|(k, v)| kv(k.to_string(), v)).collect(),
+                dropped_attributes_count: 0,
+            })
+            .collect(),
+        dropped_events_count: 0,
+        links: Vec::new(),
+        dropped_links_count: 0,
+        status,
+    }
+}
+
+/// The resource every span of this process shares: `service.name`, the `telemetry.sdk.*` keys
+/// and `OTEL_RESOURCE_ATTRIBUTES`.
+pub(crate) fn resource(service_name: &str, extra: &[(String, String)]) -> Resource {
+    let mut attributes = vec![
+        kv("service.name", &Value::Str(Cow::Owned(service_name.to_owned()))),
+        kv("telemetry.sdk.name", &Value::Str(Cow::Borrowed("tracewell"))),
+        kv("telemetry.sdk.language", &Value::Str(Cow::Borrowed("rust"))),
+        kv("telemetry.sdk.version", &Value::Str(Cow::Borrowed(env!("CARGO_PKG_VERSION")))),
+    ];
+    for (k, v) in extra {
+        if k == "service.name" {
+            continue;
+        }
+        attributes.push(kv(k.clone(), &Value::Str(Cow::Owned(v.clone()))));
+    }
+    Resource { attributes, dropped_attributes_count: 0, entity_refs: Vec::new() }
+}
+
+/// One export request: one resource, spans grouped by scope (the module path that made them,
+/// `tracewell` when unknown), in batch order within each scope.
+pub(crate) fn request(resource: &Resource, batch: &[SpanData]) -> ExportTraceServiceRequest {
+    let mut scopes: Vec<ScopeSpans> = Vec::new();
+    for s in batch {
+        let name: &str = if s.target.is_empty() { "tracewell" } else { &s.target };
+        let i = match scopes.iter().position(|sc| sc.scope.as_ref().is_some_and(|x| x.name == name)) {
+            Some(i) => i,
+            None => {
+                scopes.push(ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: name.to_owned(),
+                        version: String::new(),
+                        attributes: Vec::new(),
+                        dropped_attributes_count: 0,
+                    }),
+                    spans: Vec::new(),
+                    schema_url: String::new(),
+                });
+                scopes.len() - 1
+            }
+        };
+        scopes[i].spans.push(span(s));
+    }
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(resource.clone()),
+            scope_spans: scopes,
+            schema_url: String::new(),
+        }],
+    }
+}
+
+/// Parses `key=value,key=value` (values percent-decoded) as in `OTEL_RESOURCE_ATTRIBUTES` and
+/// `OTEL_EXPORTER_OTLP_HEADERS`.
+pub(crate) fn parse_pairs(var: &'static str, text: &str) -> Result<Vec<(String, String)>, crate::ConfigError> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((k, v)) = part.split_once('=') else {
+            return Err(crate::ConfigError::Invalid {
+                var,
+                value: text.to_owned(),
+                reason: format!("{part:?} is not key=value; expected a comma-separated list of key=value"),
+            });
+        };
+        out.push((percent_decode(k.trim()), percent_decode(v.trim())));
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> String {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SpanId, TraceId};
+
+    #[test]
+    fn cancelled_becomes_error_with_attribute() {
+        let s = SpanData {
+            trace_id: TraceId(7),
+            span_id: SpanId(9),
+            status: crate::Status { code: StatusCode::Cancelled, message: None },
+            ..Default::default()
+        };
+        let p = span(&s);
+        let st = p.status.unwrap();
+        assert_eq!(st.code, status::StatusCode::Error as i32);
+        assert_eq!(st.message, "cancelled");
+        assert!(p.attributes.iter().any(|a| a.key == CANCELLED_ATTRIBUTE));
+        assert!(p.parent_span_id.is_empty());
+        assert_eq!(p.trace_id.len(), 16);
+    }
+
+    #[test]
+    fn big_u64_is_a_string_and_pairs_decode() {
+        assert_eq!(any_value(&Value::U64(u64::MAX)).value, Some(any_value::Value::StringValue(u64::MAX.to_string())));
+        let p = parse_pairs("X", "a=1, b=x%2Cy").unwrap();
+        assert_eq!(p, [("a".to_owned(), "1".to_owned()), ("b".to_owned(), "x,y".to_owned())]);
+        assert!(
+            parse_pairs("OTEL_EXPORTER_OTLP_HEADERS", "nokey")
+                .unwrap_err()
+                .to_string()
+                .starts_with("OTEL_EXPORTER_OTLP_HEADERS=")
+        );
+    }
+
+    #[test]
+    fn spans_group_by_scope() {
+        let mk = |t: &'static str| SpanData { target: t.into(), ..Default::default() };
+        let r = request(&resource("svc", &[]), &[mk("a"), mk("b"), mk("a")]);
+        let scopes = &r.resource_spans[0].scope_spans;
+        assert_eq!(scopes.len(), 2);
+        assert_eq!(scopes[0].spans.len(), 2);
+    }
+}

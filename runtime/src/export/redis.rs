@@ -1,0 +1,444 @@
+//! The Redis exporter: NDJSON spans pushed to a list (one pipelined variadic `RPUSH` per batch,
+//! optionally capped with `LTRIM`) or appended to a stream (`XADD ... MAXLEN ~ N`).
+//!
+//! Batches wait in a bounded retry buffer while Redis is away; reconnects back off exponentially
+//! with jitter; when the buffer is full the oldest batches are dropped and counted in
+//! [`crate::health`]. Nothing here ever blocks or fails the application.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::health::HealthCell;
+use super::retry::Backoff;
+use super::{BoxFuture, ExportError, Exporter};
+use crate::span::SpanData;
+
+const NAME: &str = "redis";
+
+/// The default list (or stream) key.
+pub const DEFAULT_REDIS_KEY: &str = "tracewell:spans";
+/// The default URL.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// Where spans go inside Redis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedisMode {
+    /// `RPUSH key line...`; with `Some(n)`, followed by `LTRIM key -n -1` in the same pipeline so
+    /// the list keeps only the newest `n` spans.
+    List {
+        /// Longest the list may grow.
+        cap: Option<u64>,
+    },
+    /// `XADD key MAXLEN ~ n * span <line>` per span, for consumer groups.
+    Stream {
+        /// Approximate longest the stream may grow.
+        max_len: u64,
+    },
+}
+
+/// Pushes spans, one NDJSON line each (the file exporter's schema), to a Redis list or stream.
+///
+/// Environment (`OTEL_TRACES_EXPORTER=redis`): `TRACEWELL_REDIS_URL` (`redis://[:password@]host:port[/db]`,
+/// default `redis://127.0.0.1:6379`; the password never appears in logs or [`crate::health`]),
+/// `TRACEWELL_REDIS_KEY` (default `tracewell:spans`), `TRACEWELL_REDIS_MAX_LEN` (cap the list with
+/// `LTRIM`), `TRACEWELL_REDIS_STREAM` (`on`: use `XADD ... MAXLEN ~ TRACEWELL_REDIS_MAX_LEN`,
+/// default 1000000), `TRACEWELL_REDIS_BUFFER` (spans held while Redis is away, default 100000).
+///
+/// # Examples
+///
+/// ```
+/// use tracewell::export::{RedisExporter, RedisMode};
+/// let e = RedisExporter::new("redis://:secret@127.0.0.1:6379/0")
+///     .unwrap()
+///     .key("app:spans")
+///     .mode(RedisMode::List { cap: Some(1_000_000) })
+///     .service_name("api");
+/// assert!(!format!("{e:?}").contains("secret"));
+/// ```
+pub struct RedisExporter {
+    client: redis::Client,
+    target: String,
+    key: String,
+    mode: RedisMode,
+    service_name: String,
+    manager: Option<ConnectionManager>,
+    buffer: VecDeque<Encoded>,
+    buffered_spans: usize,
+    max_buffered_spans: usize,
+    evicted: Vec<Encoded>,
+    backoff: Backoff,
+    next_attempt: Instant,
+    timeout: Duration,
+    health: HealthCell,
+}
+
+impl std::fmt::Debug for RedisExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisExporter")
+            .field("target", &self.target)
+            .field("key", &self.key)
+            .field("mode", &self.mode)
+            .field("buffered_spans", &self.buffered_spans)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One batch as NDJSON lines: `data[ends[i-1]..ends[i]]` is line `i` (without its newline).
+#[derive(Debug)]
+struct Encoded {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Encoded {
+    fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let line = &self.data[start..end];
+            start = end + 1;
+            line
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+}
+
+/// The URL with any password replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
+    let rest = &url[scheme_end..];
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            let hidden = if userinfo.contains(':') { format!("{user}:***") } else { "***".into() };
+            format!("{}{hidden}{}", &url[..scheme_end], &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Why a Redis URL cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid Redis URL {url}: {message} (expected redis://[:password@]host:port[/db])")]
+pub struct RedisUrlError {
+    url: String,
+    message: String,
+}
+
+impl RedisExporter {
+    /// An exporter for the server at `url` (`redis://`; `rediss://` needs a TLS-enabled build of
+    /// the `redis` crate). Connects lazily, on the worker.
+    ///
+    /// # Errors
+    ///
+    /// [`RedisUrlError`] when the URL cannot be parsed; its message hides the password.
+    pub fn new(url: &str) -> Result<RedisExporter, RedisUrlError> {
+        let target = redact_url(url);
+        let client = redis::Client::open(url)
+            .map_err(|e| RedisUrlError { url: target.clone(), message: e.to_string().replace(url, &target) })?;
+        Ok(RedisExporter {
+            client,
+            health: HealthCell::new(NAME, target.clone()),
+            target,
+            key: DEFAULT_REDIS_KEY.into(),
+            mode: RedisMode::List { cap: None },
+            service_name: "unknown_service".into(),
+            manager: None,
+            buffer: VecDeque::new(),
+            buffered_spans: 0,
+            max_buffered_spans: 100_000,
+            evicted: Vec::new(),
+            backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(5)),
+            next_attempt: Instant::now(),
+            timeout: Duration::from_secs(2),
+        })
+    }
+
+    /// Sets the list or stream key.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = key.into();
+        self
+    }
+
+    /// Chooses list or stream mode.
+    pub fn mode(mut self, mode: RedisMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets the `service_name` written on every line.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = name.into();
+        self
+    }
+
+    /// Most spans held while Redis is unreachable (at least 1); past it the oldest batches are
+    /// dropped and counted.
+    pub fn buffer_capacity(mut self, spans: usize) -> Self {
+        self.max_buffered_spans = spans.max(1);
+        self
+    }
+
+    /// Time limit of one connection attempt and of one command.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub(crate) fn from_lookup(
+        get: &dyn Fn(&str) -> Option<String>,
+        config: &crate::Config,
+    ) -> Result<RedisExporter, crate::ConfigError> {
+        let url = get("TRACEWELL_REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.into());
+        let mut e = RedisExporter::new(url.trim()).map_err(|err| crate::ConfigError::Invalid {
+            var: "TRACEWELL_REDIS_URL",
+            value: redact_url(&url),
+            reason: err.to_string(),
+        })?;
+        e = e.service_name(config.service_name.clone());
+        if let Some(k) = get("TRACEWELL_REDIS_KEY") {
+            e = e.key(k.trim());
+        }
+        let max_len =
+            get("TRACEWELL_REDIS_MAX_LEN").map(|v| super::parse_positive("TRACEWELL_REDIS_MAX_LEN", &v)).transpose()?;
+        let stream = match get("TRACEWELL_REDIS_STREAM").map(|v| v.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(v) if matches!(v.as_str(), "on" | "true" | "1" | "yes") => true,
+            Some(v) if matches!(v.as_str(), "off" | "false" | "0" | "no") => false,
+            Some(v) => {
+                return Err(crate::ConfigError::Invalid {
+                    var: "TRACEWELL_REDIS_STREAM",
+                    value: v,
+                    reason: "expected on or off".into(),
+                });
+            }
+        };
+        e = e.mode(if stream {
+            RedisMode::Stream { max_len: max_len.unwrap_or(1_000_000) }
+        } else {
+            RedisMode::List { cap: max_len }
+        });
+        if let Some(v) = get("TRACEWELL_REDIS_BUFFER") {
+            e = e.buffer_capacity(super::parse_positive("TRACEWELL_REDIS_BUFFER", &v)? as usize);
+        }
+        Ok(e)
+    }
+
+    fn encode(&self, batch: &[SpanData]) -> Encoded {
+        let mut data = Vec::with_capacity(batch.len() * 256);
+        let mut ends = Vec::with_capacity(batch.len());
+        for span in batch {
+            span.write_json_line(&self.service_name, &mut data);
+            data.pop();
+            ends.push(data.len());
+            data.push(b'\n');
+        }
+        Encoded { data, ends }
+    }
+
+    fn command(&self, batch: &Encoded) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match self.mode {
+            RedisMode::List { cap } => {
+                let cmd = pipe.cmd("RPUSH").arg(&self.key);
+                for line in batch.lines() {
+                    cmd.arg(line);
+                }
+                cmd.ignore();
+                if let Some(cap) = cap {
+                    pipe.cmd("LTRIM").arg(&self.key).arg(-(cap as i64)).arg(-1).ignore();
+                }
+            }
+            RedisMode::Stream { max_len } => {
+                for line in batch.lines() {
+                    pipe.cmd("XADD")
+                        .arg(&self.key)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(max_len)
+                        .arg("*")
+                        .arg("span")
+                        .arg(line)
+                        .ignore();
+                }
+            }
+        }
+        pipe
+    }
+
+    fn push(&mut self, batch: Encoded) {
+        self.buffered_spans += batch.len();
+        self.buffer.push_back(batch);
+        while self.buffered_spans > self.max_buffered_spans {
+            let Some(old) = self.buffer.pop_front() else { break };
+            self.buffered_spans -= old.len();
+            self.health.dropped(old.len());
+            // Kept only until the next export, for a `Fallback` to pick up.
+            self.evicted.push(old);
+        }
+        let n = self.buffered_spans as u64;
+        self.health.update(|h| h.spans_buffered = n);
+    }
+
+    fn fail(&mut self, err: &dyn std::fmt::Display) {
+        let delay = self.backoff.next_delay();
+        self.next_attempt = Instant::now() + delay;
+        self.health.failed(&format_args!("{err} (retrying in {} ms)", delay.as_millis()));
+    }
+
+    /// Sends buffered batches in order until the buffer is empty, Redis fails, or `deadline`.
+    async fn drain(&mut self, deadline: Instant) {
+        if Instant::now() < self.next_attempt {
+            return;
+        }
+        if self.manager.is_none() {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(self.timeout))
+                .set_response_timeout(Some(self.timeout))
+                .set_number_of_retries(1)
+                .set_min_delay(Duration::from_millis(20))
+                .set_max_delay(Duration::from_millis(500));
+            match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
+                Ok(m) => self.manager = Some(m),
+                Err(e) => return self.fail(&e),
+            }
+        }
+        while let Some(batch) = self.buffer.front() {
+            if Instant::now() >= deadline {
+                return;
+            }
+            let pipe = self.command(batch);
+            let Some(manager) = self.manager.as_mut() else { return };
+            let limit = deadline.saturating_duration_since(Instant::now()).min(self.timeout * 2);
+            let sent = tokio::time::timeout(limit, pipe.query_async::<()>(manager)).await;
+            match sent {
+                Ok(Ok(())) => {
+                    let n = batch.len();
+                    self.buffer.pop_front();
+                    self.buffered_spans -= n;
+                    self.backoff.reset();
+                    self.health.delivered(n);
+                }
+                Ok(Err(e)) => return self.fail(&e),
+                Err(_) => {
+                    return self.fail(&format_args!("no answer within {} ms", limit.as_millis()));
+                }
+            }
+        }
+    }
+
+    fn sync_buffered(&self) {
+        let n = self.buffered_spans as u64;
+        self.health.update(|h| h.spans_buffered = n);
+    }
+}
+
+impl Exporter for RedisExporter {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.evicted.clear();
+            let encoded = self.encode(batch);
+            self.push(encoded);
+            let deadline = Instant::now() + self.timeout * 2;
+            self.drain(deadline).await;
+            self.sync_buffered();
+            // Buffered counts as handed over: it is delivered later or counted as dropped.
+            Ok(())
+        })
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.next_attempt = Instant::now();
+            self.drain(Instant::now() + self.timeout * 2).await;
+            self.sync_buffered();
+            if self.buffer.is_empty() {
+                Ok(())
+            } else {
+                Err(ExportError::Unavailable {
+                    exporter: NAME,
+                    message: format!("{} spans still waiting for {}", self.buffered_spans, self.target),
+                })
+            }
+        })
+    }
+
+    fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            let r = self.flush().await;
+            // What is still buffered now is lost: count it (a Fallback receives it).
+            let left: Vec<Encoded> = self.buffer.drain(..).collect();
+            for b in left {
+                self.health.dropped(b.len());
+                self.evicted.push(b);
+            }
+            self.buffered_spans = 0;
+            self.sync_buffered();
+            self.manager = None;
+            r
+        })
+    }
+
+    fn take_undelivered(&mut self) -> Vec<SpanData> {
+        let mut out = Vec::new();
+        for b in self.evicted.drain(..) {
+            for line in b.lines() {
+                if let Ok(p) =
+                    std::str::from_utf8(line).map_err(|_| ()).and_then(|s| SpanData::from_json_line(s).map_err(|_| ()))
+                {
+                    out.push(p.span);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("redis://:hunter2@h:1/0"), "redis://:***@h:1/0");
+        assert_eq!(redact_url("rediss://user:hunter2@h:1"), "rediss://user:***@h:1");
+        assert_eq!(redact_url("redis://h:1"), "redis://h:1");
+        let e = RedisExporter::new("redis://:hunter2@127.0.0.1:1/0").unwrap();
+        assert!(!format!("{e:?}").contains("hunter2"));
+        assert!(crate::health().iter().all(|h| !h.target.contains("hunter2")));
+    }
+
+    #[test]
+    fn bad_url_names_the_variable() {
+        let get = |k: &str| (k == "TRACEWELL_REDIS_URL").then(|| "http://:pw@x".to_owned());
+        let err = RedisExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+        assert!(err.starts_with("TRACEWELL_REDIS_URL="), "{err}");
+        assert!(!err.contains(":pw@"), "{err}");
+    }
+
+    #[test]
+    fn full_buffer_drops_oldest_and_counts() {
+        let mut e = RedisExporter::new("redis://127.0.0.1:1").unwrap().buffer_capacity(3);
+        let span =
+            SpanData { name: "s".into(), trace_id: crate::TraceId(1), span_id: crate::SpanId(1), ..Default::default() };
+        for _ in 0..3 {
+            let enc = e.encode(&[span.clone(), span.clone()]);
+            e.push(enc);
+        }
+        assert_eq!(e.buffered_spans, 2);
+        let h = e.health.snapshot();
+        assert_eq!((h.spans_dropped, h.spans_buffered), (4, 2));
+        assert_eq!(e.take_undelivered().len(), 4);
+    }
+}

@@ -1,0 +1,314 @@
+//! Receivers for the tests, each on its own thread and tokio runtime, bound to a free loopback
+//! port: an OTLP/gRPC receiver (tonic, the `TraceService` server of `opentelemetry-proto`) and
+//! an HTTP receiver (hyper) for OTLP/HTTP protobuf at `/v1/traces` and Zipkin JSON v2 at
+//! `/api/v2/spans`. Both decode what arrives and keep it for assertions, and can be told to
+//! answer UNAVAILABLE / 503 a number of times first.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use tokio::sync::oneshot;
+
+/// One span as a receiver decoded it, with its resource and scope.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// The resource's attributes.
+    pub resource: Vec<KeyValue>,
+    /// The instrumentation scope's name.
+    pub scope: String,
+    /// The span.
+    pub span: Span,
+}
+
+impl Received {
+    /// A resource attribute as text.
+    pub fn resource_str(&self, key: &str) -> Option<String> {
+        self.resource.iter().find(|kv| kv.key == key).and_then(text)
+    }
+
+    /// A span attribute's value.
+    pub fn attr(&self, key: &str) -> Option<any_value::Value> {
+        self.span.attributes.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.clone()?.value)
+    }
+}
+
+fn text(kv: &KeyValue) -> Option<String> {
+    match kv.value.as_ref()?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    spans: Mutex<Vec<Received>>,
+    zipkin: Mutex<Vec<serde_json::Value>>,
+    headers: Mutex<Vec<(String, String)>>,
+    requests: AtomicU64,
+    failures_left: AtomicU32,
+    reject_per_request: AtomicU64,
+    gzip_requests: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl State {
+    fn store(&self, req: ExportTraceServiceRequest) {
+        let mut spans = lock(&self.spans);
+        for rs in req.resource_spans {
+            let resource = rs.resource.map(|r| r.attributes).unwrap_or_default();
+            for ss in rs.scope_spans {
+                let scope = ss.scope.map(|s| s.name).unwrap_or_default();
+                for span in ss.spans {
+                    spans.push(Received { resource: resource.clone(), scope: scope.clone(), span });
+                }
+            }
+        }
+    }
+
+    /// Whether this request should be refused (and counts it).
+    fn refuse(&self) -> bool {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
+
+    fn response(&self) -> ExportTraceServiceResponse {
+        let rejected = self.reject_per_request.load(Ordering::SeqCst);
+        ExportTraceServiceResponse {
+            partial_success: (rejected > 0).then(|| ExportTracePartialSuccess {
+                rejected_spans: rejected as i64,
+                error_message: "too old".into(),
+            }),
+        }
+    }
+}
+
+/// A running receiver; stopped when dropped.
+#[derive(Debug)]
+pub struct Receiver {
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug, Clone)]
+struct Grpc(Arc<State>);
+
+#[tonic::async_trait]
+impl TraceService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let headers = request
+            .metadata()
+            .iter()
+            .filter_map(|kv| match kv {
+                tonic::metadata::KeyAndValueRef::Ascii(k, v) => {
+                    Some((k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                }
+                tonic::metadata::KeyAndValueRef::Binary(..) => None,
+            })
+            .collect::<Vec<_>>();
+        if headers.iter().any(|(k, v)| k == "grpc-encoding" && v == "gzip") {
+            self.0.gzip_requests.fetch_add(1, Ordering::SeqCst);
+        }
+        *lock(&self.0.headers) = headers;
+        if self.0.refuse() {
+            return Err(tonic::Status::unavailable("receiver is warming up"));
+        }
+        self.0.store(request.into_inner());
+        Ok(tonic::Response::new(self.0.response()))
+    }
+}
+
+type HttpResponse = hyper::Response<Full<Bytes>>;
+
+async fn http_handle(
+    state: Arc<State>,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<HttpResponse, hyper::Error> {
+    let path = req.uri().path().to_owned();
+    let headers: Vec<(String, String)> =
+        req.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
+    let gzip = headers.iter().any(|(k, v)| k == "content-encoding" && v == "gzip");
+    *lock(&state.headers) = headers;
+    let body = req.into_body().collect().await?.to_bytes();
+    let reply = |status: u16, body: Vec<u8>| {
+        let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
+        *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+        r
+    };
+    if state.refuse() {
+        let mut r = reply(503, Vec::new());
+        r.headers_mut().insert("retry-after", hyper::header::HeaderValue::from_static("0"));
+        return Ok(r);
+    }
+    let body = if gzip {
+        state.gzip_requests.fetch_add(1, Ordering::SeqCst);
+        let mut out = Vec::new();
+        if flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out).is_err() {
+            return Ok(reply(400, b"bad gzip".to_vec()));
+        }
+        out
+    } else {
+        body.to_vec()
+    };
+    match path.as_str() {
+        "/v1/traces" => match ExportTraceServiceRequest::decode(&body[..]) {
+            Ok(r) => {
+                state.store(r);
+                let mut resp = reply(200, state.response().encode_to_vec());
+                resp.headers_mut()
+                    .insert("content-type", hyper::header::HeaderValue::from_static("application/x-protobuf"));
+                Ok(resp)
+            }
+            Err(e) => Ok(reply(400, e.to_string().into_bytes())),
+        },
+        "/api/v2/spans" => match serde_json::from_slice::<Vec<serde_json::Value>>(&body) {
+            Ok(list) => {
+                lock(&state.zipkin).extend(list);
+                Ok(reply(202, Vec::new()))
+            }
+            Err(e) => Ok(reply(400, e.to_string().into_bytes())),
+        },
+        _ => Ok(reply(404, Vec::new())),
+    }
+}
+
+impl Receiver {
+    fn spawn(
+        serve: impl FnOnce(
+            Arc<State>,
+            tokio::net::TcpListener,
+            oneshot::Receiver<()>,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + 'static,
+    ) -> Receiver {
+        let state = Arc::new(State::default());
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let st = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                serve(st, listener, stop_rx).await;
+            });
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("receiver did not start");
+        Receiver { addr, state, stop: Some(stop_tx), thread: Some(thread) }
+    }
+
+    /// An OTLP/gRPC receiver (accepts gzip).
+    pub fn grpc() -> Receiver {
+        Receiver::spawn(|state, listener, stop| {
+            Box::pin(async move {
+                let svc = TraceServiceServer::new(Grpc(state))
+                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+                    .max_decoding_message_size(64 << 20);
+                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                // Dropping the server future on stop closes every connection at once (a graceful
+                // shutdown would wait for clients to hang up).
+                tokio::select! {
+                    _ = tonic::transport::Server::builder().add_service(svc).serve_with_incoming(incoming) => {}
+                    _ = stop => {}
+                }
+            })
+        })
+    }
+
+    /// An HTTP/1.1 receiver for OTLP/HTTP protobuf (`/v1/traces`) and Zipkin v2 (`/api/v2/spans`).
+    pub fn http() -> Receiver {
+        Receiver::spawn(|state, listener, mut stop| {
+            Box::pin(async move {
+                loop {
+                    let (stream, _) = tokio::select! {
+                        accepted = listener.accept() => match accepted { Ok(a) => a, Err(_) => continue },
+                        _ = &mut stop => return,
+                    };
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        let svc = hyper::service::service_fn(move |req| http_handle(state.clone(), req));
+                        let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+                    });
+                }
+            })
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every span received so far, in arrival order.
+    pub fn spans(&self) -> Vec<Received> {
+        lock(&self.state.spans).clone()
+    }
+
+    /// How many spans arrived.
+    pub fn span_count(&self) -> usize {
+        lock(&self.state.spans).len()
+    }
+
+    /// Every Zipkin span received so far.
+    pub fn zipkin_spans(&self) -> Vec<serde_json::Value> {
+        lock(&self.state.zipkin).clone()
+    }
+
+    /// Answers the next `n` requests with UNAVAILABLE (gRPC) or 503 + `Retry-After: 0` (HTTP).
+    pub fn fail_next(&self, n: u32) {
+        self.state.failures_left.store(n, Ordering::SeqCst);
+    }
+
+    /// Reports `n` rejected spans in a partial-success answer to every request from now on.
+    pub fn reject_per_request(&self, n: u64) {
+        self.state.reject_per_request.store(n, Ordering::SeqCst);
+    }
+
+    /// Requests received, refused ones included.
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests that arrived gzip-compressed.
+    pub fn gzip_requests(&self) -> u64 {
+        self.state.gzip_requests.load(Ordering::SeqCst)
+    }
+
+    /// The headers (gRPC metadata) of the last request.
+    pub fn last_headers(&self) -> Vec<(String, String)> {
+        lock(&self.state.headers).clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
