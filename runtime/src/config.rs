@@ -141,10 +141,10 @@ impl Config {
         let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = non_empty("OTEL_SERVICE_NAME") {
             c.service_name = v.trim().to_owned();
-        } else if let Some(attrs) = non_empty("OTEL_RESOURCE_ATTRIBUTES") {
-            if let Some(name) = attrs.split(',').find_map(|kv| kv.trim().strip_prefix("service.name=")) {
-                c.service_name = name.trim().to_owned();
-            }
+        } else if let Some(attrs) = non_empty("OTEL_RESOURCE_ATTRIBUTES")
+            && let Some(name) = attrs.split(',').find_map(|kv| kv.trim().strip_prefix("service.name="))
+        {
+            c.service_name = name.trim().to_owned();
         }
         if let Some(v) = non_empty("OTEL_TRACES_EXPORTER") {
             take((|| {
@@ -218,11 +218,14 @@ impl Config {
             );
         }
         if let Some(v) = non_empty("TRACEWELL_STDOUT_FORMAT") {
-            take(match v.trim() {
-                "pretty" => Ok(c.stdout_format = StdoutFormat::Pretty),
-                "json" => Ok(c.stdout_format = StdoutFormat::Json),
-                _ => Err(invalid("TRACEWELL_STDOUT_FORMAT", &v, "expected pretty or json")),
-            });
+            take(
+                match v.trim() {
+                    "pretty" => Ok(StdoutFormat::Pretty),
+                    "json" => Ok(StdoutFormat::Json),
+                    _ => Err(invalid("TRACEWELL_STDOUT_FORMAT", &v, "expected pretty or json")),
+                }
+                .map(|f| c.stdout_format = f),
+            );
         }
         if let Some(v) = non_empty("TRACEWELL_MEMORY_CAPACITY") {
             take(parse_count("TRACEWELL_MEMORY_CAPACITY", &v).map(|n| c.memory_capacity = n));

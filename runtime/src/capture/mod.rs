@@ -222,6 +222,8 @@ impl fmt::Write for Bounded {
 }
 
 #[cfg(test)]
+// The extra borrows are the autoref specialization under test.
+#[allow(clippy::needless_borrow)]
 mod tests {
     use super::*;
 

@@ -31,7 +31,11 @@ pub(crate) fn install_hook() {
                     *l = Some(msg);
                 }
             });
-            previous(info);
+            // A panicking exporter is caught, counted and logged (rate-limited) by the worker;
+            // the default hook's report would only repeat that on every batch.
+            if std::thread::current().name() != Some("tracewell-worker") {
+                previous(info);
+            }
         }));
     });
 }

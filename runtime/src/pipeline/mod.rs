@@ -208,10 +208,11 @@ pub(crate) fn submit(mut rec: Box<Recording>) {
 impl Shared {
     #[inline]
     fn wake(&self) {
-        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::AcqRel) {
-            if let Some(t) = self.worker.get() {
-                t.unpark();
-            }
+        if self.sleeping.load(Ordering::Relaxed)
+            && self.sleeping.swap(false, Ordering::AcqRel)
+            && let Some(t) = self.worker.get()
+        {
+            t.unpark();
         }
     }
 
@@ -288,8 +289,9 @@ pub fn stats() -> Stats {
     GLOBAL.load_full().map(|s| s.stats()).unwrap_or_default()
 }
 
-/// Blocks until every span submitted before the call is exported (or the export timeout passes).
-/// Returns whether the worker confirmed in time.
+/// Blocks until every span submitted before the call is exported, or until twice the export
+/// timeout has passed (one export round and one exporter flush, each bounded by it). Returns
+/// whether the worker confirmed in time.
 ///
 /// # Examples
 ///
@@ -305,7 +307,7 @@ pub fn flush() -> bool {
     if !shared.send(Control::Flush(tx)) {
         return false;
     }
-    rx.recv_timeout(shared.config.export_timeout + Duration::from_millis(100)).is_ok()
+    rx.recv_timeout(shared.config.export_timeout * 2 + Duration::from_millis(100)).is_ok()
 }
 
 /// The spans the default memory exporter holds, oldest first, after a [`flush`].
@@ -361,11 +363,9 @@ impl Guard {
         let _ = GENERATION.compare_exchange(shared.generation, 0, Ordering::AcqRel, Ordering::Acquire);
         let (tx, rx) = mpsc::channel();
         let ok = shared.send(Control::Shutdown(tx))
-            && rx.recv_timeout(shared.config.export_timeout + Duration::from_millis(100)).is_ok();
-        if ok {
-            if let Some(h) = self.worker.take() {
-                let _ = h.join();
-            }
+            && rx.recv_timeout(shared.config.export_timeout * 3 + Duration::from_millis(100)).is_ok();
+        if ok && let Some(h) = self.worker.take() {
+            let _ = h.join();
         }
         ok
     }

@@ -37,12 +37,13 @@ pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, co
         if !flushes.is_empty() || stop.is_some() {
             // Everything submitted before the request is in a ring by now: drain it all.
             w.drain(&rt, &mut exporters);
-            for e in exporters.iter_mut() {
-                let name = e.name();
-                if let Err(err) = rt.block_on(call(name, w.shared.config.export_timeout, e.flush())) {
-                    w.shared.counters.export_errors.fetch_add(1, Ordering::Relaxed);
-                    log_error(format_args!("flush failed: {err}"));
-                }
+            let timeout = w.shared.config.export_timeout;
+            let flushed = rt.block_on(futures_util::future::join_all(
+                exporters.iter_mut().map(|e| call(e.name(), timeout, e.flush())),
+            ));
+            for err in flushed.into_iter().filter_map(Result::err) {
+                w.shared.counters.export_errors.fetch_add(1, Ordering::Relaxed);
+                log_error(format_args!("flush failed: {err}"));
             }
             for reply in flushes {
                 let _ = reply.send(());
@@ -149,9 +150,9 @@ impl Worker {
         let timeout = self.shared.config.export_timeout;
         let counters = &self.shared.counters;
         let batch = &self.batch;
+        // Exporters run concurrently on the batch, so a slow one delays the others by nothing.
         let delivered = rt.block_on(async {
-            let mut any_ok = exporters.is_empty();
-            for e in exporters.iter_mut() {
+            let calls = exporters.iter_mut().map(|e| {
                 let name = e.name();
                 counters.export_batches.fetch_add(1, Ordering::Relaxed);
                 // Build the future inside the guard too: a panic may come from `export` itself.
@@ -159,10 +160,16 @@ impl Worker {
                     let e = e;
                     e.export(batch)
                 }));
-                let res = match fut {
-                    Ok(fut) => call(name, timeout, fut).await,
-                    Err(p) => Err(ExportError::Panicked { exporter: name, message: panic_text(&p) }),
-                };
+                async move {
+                    match fut {
+                        Ok(fut) => call(name, timeout, fut).await,
+                        Err(p) => Err(ExportError::Panicked { exporter: name, message: panic_text(&p) }),
+                    }
+                }
+            });
+            let results = futures_util::future::join_all(calls).await;
+            let mut any_ok = results.is_empty();
+            for res in results {
                 match res {
                     Ok(()) => any_ok = true,
                     Err(err) => {

@@ -39,9 +39,7 @@ impl Serialize for Value {
                 }
                 map.end()
             }
-            Value::Bytes(_) | Value::Opaque(_) => {
-                s.serialize_str(&self.to_json().as_str().unwrap_or_default().to_owned())
-            }
+            Value::Bytes(_) | Value::Opaque(_) => s.serialize_str(self.to_json().as_str().unwrap_or_default()),
         }
     }
 }
@@ -67,10 +65,10 @@ impl Serialize for Flat<'_> {
         let mut map = s.serialize_map(None)?;
         let mut err = None;
         self.0.for_each_flat_attribute(|k, v| {
-            if err.is_none() {
-                if let Err(e) = map.serialize_entry(&*k, v) {
-                    err = Some(e);
-                }
+            if err.is_none()
+                && let Err(e) = map.serialize_entry(&*k, v)
+            {
+                err = Some(e);
             }
         });
         if let Some(e) = err {
