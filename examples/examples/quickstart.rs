@@ -40,7 +40,7 @@ fn price_from_db(id: u64) -> u64 {
 }
 
 fn price(id: u64) -> u64 {
-    if id % 3 == 0 { price_from_db(id) } else { price_from_cache(id) }
+    if id.is_multiple_of(3) { price_from_db(id) } else { price_from_cache(id) }
 }
 
 /// Secret-looking arguments are scrubbed.

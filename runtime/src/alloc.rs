@@ -1,38 +1,28 @@
 //! Per-thread allocation counters, the memory signal of the stability score.
 //!
-//! A Rust global allocator is an `unsafe trait` (`GlobalAlloc`), and tracewell is built with
-//! `#![forbid(unsafe_code)]`, so tracewell cannot implement it itself. It provides everything
-//! else: [`TrackingAllocator`] holds the allocator you wrap and the cheap per-thread counters
-//! (`Cell`s in a `const` thread-local: no lock, no atomic, no allocation), and your crate adds the
-//! six-line `unsafe impl GlobalAlloc` that forwards to the wrapped allocator and reports sizes:
+//! Install [`TrackingAllocator`] as the global allocator and every recording span gets
+//! `tracewell.alloc_bytes` (bytes its thread allocated while it ran; for futures, summed over its
+//! polls) and `tracewell.alloc_peak` (the highest rise of live bytes above the start):
 //!
 //! ```
-//! use std::alloc::{GlobalAlloc, Layout, System};
 //! use tracewell::alloc::TrackingAllocator;
 //!
-//! struct Counting(TrackingAllocator);
-//!
-//! unsafe impl GlobalAlloc for Counting {
-//!     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-//!         self.0.record_alloc(l.size());
-//!         unsafe { self.0.inner().alloc(l) }
-//!     }
-//!     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-//!         self.0.record_dealloc(l.size());
-//!         unsafe { self.0.inner().dealloc(p, l) }
-//!     }
-//! }
-//!
-//! // #[global_allocator]
-//! static GLOBAL: Counting = Counting(TrackingAllocator::new());
+//! #[global_allocator]
+//! static GLOBAL: TrackingAllocator = TrackingAllocator::new();
+//! # fn main() {}
 //! ```
 //!
-//! A span then records what its thread allocated while it ran with [`AllocScope`]: bytes
-//! allocated become `tracewell.alloc_bytes` and the rise of live bytes above the start becomes
-//! `tracewell.alloc_peak`. Spans without these figures leave MS "not measured" in the score.
+//! The counters are `Cell`s in a `const` thread-local: no lock, no atomic, no allocation. Without
+//! a tracking allocator no span carries these figures and the score reports memory stability as
+//! not measured. [`record_alloc`] / [`record_dealloc`] feed the same counters from an allocator
+//! of your own.
+//!
+//! Spans measure themselves; [`AllocScope`] puts the same figures for any stretch of code onto a
+//! span of your own.
 
-use std::alloc::System;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::Span;
 
@@ -43,7 +33,7 @@ thread_local! {
 }
 
 /// Wraps an allocator `A` (the system allocator by default) and counts, per thread, the bytes
-/// allocated and live. See the [module docs](self) for the `GlobalAlloc` impl it needs.
+/// allocated and live. Install it with `#[global_allocator]` (see the [module docs](self)).
 ///
 /// # Examples
 ///
@@ -100,10 +90,67 @@ impl<A> TrackingAllocator<A> {
     }
 }
 
+/// Set once anything was counted: spans measure allocations only when a tracker feeds the
+/// counters, so programs without one pay nothing.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Whether allocation counting is feeding the counters (a tracking allocator is installed).
+#[inline]
+pub fn is_active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+// SAFETY: every method forwards to the wrapped allocator with the caller's own arguments, so the
+// wrapped allocator's guarantees are the ones the caller gets; the bookkeeping around the calls
+// touches only const-initialized thread-local `Cell`s (no allocation, no reentrancy, no panic).
+#[allow(unsafe_code)]
+unsafe impl<A: GlobalAlloc> GlobalAlloc for TrackingAllocator<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded as received; `layout` is valid per this method's contract.
+        let p = unsafe { self.inner.alloc(layout) };
+        if !p.is_null() {
+            record_alloc(layout.size());
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let p = unsafe { self.inner.alloc_zeroed(layout) };
+        if !p.is_null() {
+            record_alloc(layout.size());
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        record_dealloc(layout.size());
+        // SAFETY: `ptr` was allocated by this allocator, i.e. by `inner`, with `layout`.
+        unsafe { self.inner.dealloc(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: `ptr`/`layout` come from `inner` as above; `new_size` per the caller's contract.
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            record_dealloc(layout.size());
+            record_alloc(new_size);
+        }
+        p
+    }
+}
+
 /// Counts an allocation of `size` bytes on this thread (the free-function form of
 /// [`TrackingAllocator::record_alloc`]).
 #[inline]
 pub fn record_alloc(size: usize) {
+    if !ACTIVE.load(Ordering::Relaxed) {
+        ACTIVE.store(true, Ordering::Relaxed);
+    }
     // `try_with`: during thread teardown the counters may be gone; then nothing is counted.
     let _ = ALLOCATED.try_with(|a| a.set(a.get().wrapping_add(size as u64)));
     let _ = LIVE.try_with(|l| {
@@ -182,12 +229,29 @@ impl AllocScope {
 
     /// Ends the scope and records the figures on `span` (nothing if it is not recording).
     pub fn finish(self, span: &mut Span) {
-        let (bytes, peak) = self.measure();
-        let _ = PEAK.try_with(|p| p.set(p.get().max(self.saved_peak)));
         if let Some(d) = span.__data_mut() {
-            d.alloc_bytes = Some(bytes);
-            d.alloc_peak = Some(peak);
+            self.finish_into(d);
+        } else {
+            self.end();
         }
+    }
+
+    /// Ends the scope and adds its figures to `data` (bytes summed, peak the larger).
+    pub(crate) fn finish_into(self, data: &mut crate::SpanData) {
+        let (bytes, peak) = self.end();
+        data.alloc_bytes = Some(data.alloc_bytes.unwrap_or(0) + bytes);
+        data.alloc_peak = Some(data.alloc_peak.unwrap_or(0).max(peak));
+    }
+
+    /// Ends the scope without recording it anywhere.
+    pub(crate) fn finish_into_nothing(self) -> (u64, u64) {
+        self.end()
+    }
+
+    fn end(self) -> (u64, u64) {
+        let figures = self.measure();
+        let _ = PEAK.try_with(|p| p.set(p.get().max(self.saved_peak)));
+        figures
     }
 }
 

@@ -64,6 +64,10 @@ impl<F, H> Instrumented<F, H> {
     /// Wraps `inner` so that `span` is current while it is polled; `hook` sees the output.
     pub fn new(inner: F, mut span: Span, hook: H) -> Self {
         span.__set_cancel_on_drop(true);
+        // Measured per poll instead (see `poll`).
+        if let Some(scope) = span.__take_alloc_scope() {
+            let _ = scope.finish_into_nothing();
+        }
         Instrumented { inner, span, hook: Some(hook), polled: false }
     }
 
@@ -84,6 +88,7 @@ impl<F: Future, H: OutputHook<F::Output>> Future for Instrumented<F, H> {
             *this.polled = true;
             this.span.__restart_clock();
         }
+        let alloc = if recording && crate::alloc::is_active() { Some(crate::alloc::AllocScope::begin()) } else { None };
         let prev = replace_current(this.span.context().clone());
         let t0 = if recording { Some(clock::Instant::now()) } else { None };
         // Restore the previous context even if the inner future panics.
@@ -98,6 +103,9 @@ impl<F: Future, H: OutputHook<F::Output>> Future for Instrumented<F, H> {
         let restore = Restore(Some(prev));
         let out = this.inner.poll(cx);
         drop(restore);
+        if let (Some(scope), Some(d)) = (alloc, this.span.__data_mut()) {
+            scope.finish_into(d);
+        }
         if let (Some(t0), Some(d)) = (t0, this.span.__data_mut()) {
             d.polls = d.polls.saturating_add(1);
             d.busy_ns += clock::Instant::now().duration_since(t0).as_nanos() as u64;

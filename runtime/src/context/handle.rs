@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{FLAG_RANDOM, FLAG_SAMPLED, SpanContext, replace_current, sampler::ratio_hit, with_current};
+use crate::alloc::AllocScope;
 use crate::capture::truncate;
 use crate::pipeline::{self, Shared, clock};
 use crate::span::{Event, Key, SpanData, SpanId, SpanKind, Status, StatusCode, TraceId, Value, attr};
@@ -136,6 +137,8 @@ pub(crate) struct Recording {
     pub(crate) inputs: &'static [&'static str],
     /// End as cancelled if dropped before [`Span::end`] was reached by normal completion.
     pub(crate) cancel_on_drop: bool,
+    /// Allocation figures of this thread since the start, when a tracking allocator runs.
+    pub(crate) alloc: Option<AllocScope>,
 }
 
 impl Recording {
@@ -150,6 +153,7 @@ impl Recording {
             secret_mask: 0,
             inputs: &[],
             cancel_on_drop: false,
+            alloc: None,
         }
     }
 }
@@ -330,6 +334,13 @@ impl Span {
         }
     }
 
+    /// Stops measuring allocations for the whole span: a future measures each poll instead,
+    /// since its polls may run on different threads.
+    #[doc(hidden)]
+    pub fn __take_alloc_scope(&mut self) -> Option<AllocScope> {
+        self.rec.as_mut().and_then(|r| r.alloc.take())
+    }
+
     /// If dropped before completion, end with status cancelled.
     #[doc(hidden)]
     pub fn __set_cancel_on_drop(&mut self, on: bool) {
@@ -355,6 +366,9 @@ impl Drop for Span {
     fn drop(&mut self) {
         let Some(mut r) = self.rec.take() else { return };
         let end = clock::Instant::now();
+        if let Some(scope) = r.alloc.take() {
+            scope.finish_into(&mut r.data);
+        }
         if std::thread::panicking() {
             if r.data.status.code != StatusCode::Error {
                 let msg = super::panic::last_message(r.limit).unwrap_or(Cow::Borrowed("panicked"));
@@ -595,6 +609,7 @@ fn begin(
         rec.secret_mask = secret_mask;
         rec.inputs = inputs;
         rec.cancel_on_drop = false;
+        rec.alloc = crate::alloc::is_active().then(AllocScope::begin);
         let now = clock::Instant::now();
         rec.start = now;
         rec.end = now;
