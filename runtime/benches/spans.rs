@@ -177,13 +177,23 @@ impl opentelemetry_sdk::trace::SpanExporter for OtelNoop {
     }
 }
 
+/// One pipeline for the whole run (the benchmark groups share it), exporting to a counter.
+fn install_tracewell() -> Arc<AtomicU64> {
+    static STATE: std::sync::OnceLock<(tracewell::Guard, Arc<AtomicU64>)> = std::sync::OnceLock::new();
+    let (_, count) = STATE.get_or_init(|| {
+        let count = Arc::new(AtomicU64::new(0));
+        let guard = tracewell::builder()
+            .exporter(Count(count.clone()))
+            .scheduled_delay(Duration::from_millis(100))
+            .install()
+            .expect("install tracewell");
+        (guard, count)
+    });
+    count.clone()
+}
+
 fn per_call(c: &mut Criterion) {
-    let tw_count = Arc::new(AtomicU64::new(0));
-    let _guard = tracewell::builder()
-        .exporter(Count(tw_count.clone()))
-        .scheduled_delay(Duration::from_millis(100))
-        .install()
-        .expect("install tracewell");
+    let tw_count = install_tracewell();
     let fr_count = Arc::new(AtomicU64::new(0));
     fastrace::set_reporter(FrCount(fr_count.clone()), fastrace::collector::Config::default());
 
@@ -243,6 +253,8 @@ fn per_call(c: &mut Criterion) {
 
 /// Spans per second with 1 and 2 threads each making spans as fast as they can.
 fn throughput(c: &mut Criterion) {
+    let tw_count = install_tracewell();
+    let before = tracewell::stats();
     let mut g = c.benchmark_group("throughput");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(5));
@@ -270,8 +282,12 @@ fn throughput(c: &mut Criterion) {
     tracewell::flush();
     let s = tracewell::stats();
     eprintln!(
-        "tracewell after throughput: submitted={} exported={} dropped_queue_full={} dropped_export_failed={}",
-        s.submitted, s.exported, s.dropped_queue_full, s.dropped_export_failed
+        "tracewell throughput runs: submitted={} exported={} dropped_queue_full={} dropped_export_failed={} (counting exporter total {})",
+        s.submitted - before.submitted,
+        s.exported - before.exported,
+        s.dropped_queue_full - before.dropped_queue_full,
+        s.dropped_export_failed - before.dropped_export_failed,
+        tw_count.load(Ordering::Relaxed)
     );
 }
 
@@ -287,6 +303,7 @@ fn parallel(threads: u64, iters: u64, work: fn(u64)) -> Duration {
 
 /// Per-item cost of a traced iterator and stream over 1000 items, against the same untraced.
 fn items(c: &mut Criterion) {
+    install_tracewell();
     let mut g = c.benchmark_group("items_1000");
     g.throughput(Throughput::Elements(1000));
     g.bench_function("iter_plain", |b| b.iter(|| plain_numbers(black_box(1000)).map(black_box).sum::<u64>()));

@@ -12,7 +12,7 @@ mod panic;
 mod sampler;
 mod stream;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 pub use future::{FutureExt, Instrumented, OutputHook, in_span};
@@ -91,9 +91,38 @@ impl SpanContext {
     }
 }
 
+/// The copyable part of the current context: what every span start and every poll swaps.
+#[derive(Clone, Copy)]
+struct Ids {
+    trace_id: TraceId,
+    span_id: SpanId,
+    trace_flags: u8,
+    is_remote: bool,
+    has_state: bool,
+}
+
+impl Ids {
+    const NONE: Ids =
+        Ids { trace_id: TraceId(0), span_id: SpanId(0), trace_flags: 0, is_remote: false, has_state: false };
+
+    #[inline]
+    fn into_context(self, trace_state: Option<Arc<str>>) -> SpanContext {
+        SpanContext {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            trace_flags: self.trace_flags,
+            is_remote: self.is_remote,
+            trace_state,
+        }
+    }
+}
+
 thread_local! {
-    // Hot path: const-initialized, so access is a plain TLS offset with no lazy-init check.
-    static CURRENT: RefCell<SpanContext> = const { RefCell::new(SpanContext::NONE) };
+    // Hot path: const-initialized plain `Cell`s, so a swap is a few loads and stores with no
+    // lazy-init check and no borrow flag. The rarely present `tracestate` lives apart and is
+    // touched only when the old or the new context has one.
+    static IDS: Cell<Ids> = const { Cell::new(Ids::NONE) };
+    static STATE: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
 }
 
 /// The context of the span current on this thread ([`SpanContext::NONE`] when there is none).
@@ -107,17 +136,35 @@ thread_local! {
 /// assert_eq!(tracewell::current().span_id, span.context().span_id);
 /// ```
 pub fn current() -> SpanContext {
-    CURRENT.with(|c| c.borrow().clone())
+    with_current(SpanContext::clone)
 }
 
 /// Makes `ctx` current and returns what was current before.
 #[inline]
 pub(crate) fn replace_current(ctx: SpanContext) -> SpanContext {
-    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), ctx))
+    let SpanContext { trace_id, span_id, trace_flags, is_remote, trace_state } = ctx;
+    let new = Ids { trace_id, span_id, trace_flags, is_remote, has_state: trace_state.is_some() };
+    let Ok(old) = IDS.try_with(|c| c.replace(new)) else { return SpanContext::NONE };
+    let old_state = if old.has_state || new.has_state {
+        STATE
+            .try_with(|s| s.try_borrow_mut().map(|mut s| std::mem::replace(&mut *s, trace_state)).ok())
+            .ok()
+            .flatten()
+            .flatten()
+    } else {
+        None
+    };
+    old.into_context(old_state)
 }
 
-/// Reads the current context without cloning it.
+/// Reads the current context.
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&SpanContext) -> R) -> R {
-    CURRENT.with(|c| f(&c.borrow()))
+    let ids = IDS.try_with(Cell::get).unwrap_or(Ids::NONE);
+    let state = if ids.has_state {
+        STATE.try_with(|s| s.try_borrow().ok().and_then(|s| s.clone())).ok().flatten()
+    } else {
+        None
+    };
+    f(&ids.into_context(state))
 }
