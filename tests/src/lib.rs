@@ -23,6 +23,37 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// The memory exporter of this test binary's pipeline, installed on first use and kept for the
+/// binary's life (tests in one binary run in parallel and share it: find spans by unique names
+/// or trace ids).
+pub fn memory() -> &'static tracewell::export::MemoryExporter {
+    static MEM: std::sync::OnceLock<(tracewell::export::MemoryExporter, tracewell::Guard)> = std::sync::OnceLock::new();
+    &MEM.get_or_init(|| {
+        let mem = tracewell::export::MemoryExporter::new(100_000);
+        let guard = tracewell::builder().exporter(mem.clone()).install().expect("install tracewell");
+        (mem, guard)
+    })
+    .0
+}
+
+/// The spans named `name`, waiting (with a deadline) until at least `n` have been exported.
+pub fn spans(name: &str, n: usize) -> Vec<tracewell::SpanData> {
+    let mem = memory();
+    let mut found = Vec::new();
+    wait_until(Duration::from_secs(10), || {
+        tracewell::flush();
+        found = mem.spans().into_iter().filter(|s| s.name == name).collect();
+        found.len() >= n
+    });
+    assert!(found.len() >= n, "expected {n} spans named {name}, found {}", found.len());
+    found
+}
+
+/// The latest span named `name`.
+pub fn span(name: &str) -> tracewell::SpanData {
+    spans(name, 1).pop().expect("at least one span")
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("bind 127.0.0.1:0")

@@ -2,39 +2,11 @@
 //! returning futures: the span covers the future, polls are counted, drops are cancellations.
 
 use std::future::Future;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tracewell::export::MemoryExporter;
-use tracewell::{SpanData, StatusCode, Value, traced};
+use tracewell::{StatusCode, Value, traced};
 
-fn memory() -> &'static MemoryExporter {
-    static MEM: OnceLock<(MemoryExporter, tracewell::Guard)> = OnceLock::new();
-    &MEM.get_or_init(|| {
-        let mem = MemoryExporter::new(100_000);
-        let guard = tracewell::builder().exporter(mem.clone()).install().expect("install tracewell");
-        (mem, guard)
-    })
-    .0
-}
-
-fn spans(name: &str, n: usize) -> Vec<SpanData> {
-    let mem = memory();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        tracewell::flush();
-        let found: Vec<SpanData> = mem.spans().into_iter().filter(|s| s.name == name).collect();
-        if found.len() >= n || Instant::now() > deadline {
-            assert!(found.len() >= n, "expected {n} spans named {name}, found {}", found.len());
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn span(name: &str) -> SpanData {
-    spans(name, 1).pop().unwrap()
-}
+use tracewell_tests::{memory, span, spans};
 
 fn multi_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()

@@ -1,39 +1,10 @@
 //! `#[traced]` and `#[monitor]` on plain functions and methods: what each call records.
 
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use tracewell::export::MemoryExporter;
-use tracewell::{SpanContext, SpanData, SpanId, SpanKind, StatusCode, TraceId, Value, monitor, traced};
+use tracewell::{SpanContext, SpanId, SpanKind, StatusCode, TraceId, Value, monitor, traced};
 
-fn memory() -> &'static MemoryExporter {
-    static MEM: OnceLock<(MemoryExporter, tracewell::Guard)> = OnceLock::new();
-    &MEM.get_or_init(|| {
-        let mem = MemoryExporter::new(100_000);
-        let guard = tracewell::builder().exporter(mem.clone()).install().expect("install tracewell");
-        (mem, guard)
-    })
-    .0
-}
-
-/// The spans named `name`, waiting (with a deadline) until at least `n` have been exported.
-fn spans(name: &str, n: usize) -> Vec<SpanData> {
-    let mem = memory();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        tracewell::flush();
-        let found: Vec<SpanData> = mem.spans().into_iter().filter(|s| s.name == name).collect();
-        if found.len() >= n || Instant::now() > deadline {
-            assert!(found.len() >= n, "expected {n} spans named {name}, found {}", found.len());
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn span(name: &str) -> SpanData {
-    spans(name, 1).pop().unwrap()
-}
+use tracewell_tests::{memory, span, spans};
 
 #[traced]
 fn add_numbers(a: u64, b: u64) -> u64 {

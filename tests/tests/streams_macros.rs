@@ -1,41 +1,11 @@
 //! `#[traced]` on functions returning iterators and streams: one span per iterator or stream,
 //! from the call to exhaustion or drop, with item counts, error items and the last item(s).
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-
 use futures::StreamExt as _;
 use futures_core::Stream;
-use tracewell::export::MemoryExporter;
-use tracewell::{SpanData, StatusCode, Value, monitor, traced};
+use tracewell::{StatusCode, Value, monitor, traced};
 
-fn memory() -> &'static MemoryExporter {
-    static MEM: OnceLock<(MemoryExporter, tracewell::Guard)> = OnceLock::new();
-    &MEM.get_or_init(|| {
-        let mem = MemoryExporter::new(100_000);
-        let guard = tracewell::builder().exporter(mem.clone()).install().expect("install tracewell");
-        (mem, guard)
-    })
-    .0
-}
-
-fn spans(name: &str, n: usize) -> Vec<SpanData> {
-    let mem = memory();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        tracewell::flush();
-        let found: Vec<SpanData> = mem.spans().into_iter().filter(|s| s.name == name).collect();
-        if found.len() >= n || Instant::now() > deadline {
-            assert!(found.len() >= n, "expected {n} spans named {name}, found {}", found.len());
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn span(name: &str) -> SpanData {
-    spans(name, 1).pop().unwrap()
-}
+use tracewell_tests::{memory, span, spans};
 
 #[traced(capture_last_item)]
 fn squares(n: u64) -> impl Iterator<Item = u64> {
