@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::handle::{Span, span as build_span};
+use super::replace_current;
 use crate::pipeline::clock;
 use crate::span::Key;
 
@@ -88,9 +89,18 @@ impl<F: Future, H: OutputHook<F::Output>> Future for Instrumented<F, H> {
             this.span.__restart_clock();
         }
         let alloc = if recording && crate::alloc::is_active() { Some(crate::alloc::AllocScope::begin()) } else { None };
-        // Restores the previous context even if the inner future panics.
-        let restore = super::swap_in(this.span.context());
+        let prev = replace_current(this.span.context().clone());
         let t0 = if recording { Some(clock::Instant::now()) } else { None };
+        // Restore the previous context even if the inner future panics.
+        struct Restore(Option<super::SpanContext>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                if let Some(p) = self.0.take() {
+                    replace_current(p);
+                }
+            }
+        }
+        let restore = Restore(Some(prev));
         let out = this.inner.poll(cx);
         drop(restore);
         if let (Some(scope), Some(d)) = (alloc, this.span.__data_mut()) {

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{FLAG_RANDOM, FLAG_SAMPLED, SpanContext, Swap, sampler::ratio_hit, swap_in, with_current};
+use super::{FLAG_RANDOM, FLAG_SAMPLED, SpanContext, replace_current, sampler::ratio_hit, with_current};
 use crate::alloc::AllocScope;
 use crate::capture::truncate;
 use crate::pipeline::{self, Shared, clock};
@@ -202,7 +202,7 @@ impl Span {
     pub fn enter(self) -> SpanGuard {
         // A span with no context (nothing installed, or inside an unsampled trace) leaves the
         // current context alone: children then see the same parent and decide the same way.
-        let prev = if self.ctx.is_valid() { Some(swap_in(&self.ctx)) } else { None };
+        let prev = if self.ctx.is_valid() { Some(replace_current(self.ctx.clone())) } else { None };
         SpanGuard { span: self, prev, _not_send: PhantomData }
     }
 
@@ -402,7 +402,7 @@ impl Drop for Span {
 #[derive(Debug)]
 pub struct SpanGuard {
     span: Span,
-    prev: Option<Swap>,
+    prev: Option<SpanContext>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -429,8 +429,9 @@ impl SpanGuard {
 impl Drop for SpanGuard {
     #[inline]
     fn drop(&mut self) {
-        // Put the previous context back before the span ends.
-        drop(self.prev.take());
+        if let Some(prev) = self.prev.take() {
+            replace_current(prev);
+        }
         // `self.span` drops right after, ending the span.
     }
 }

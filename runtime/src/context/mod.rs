@@ -157,57 +157,6 @@ pub(crate) fn replace_current(ctx: SpanContext) -> SpanContext {
     old.into_context(old_state)
 }
 
-impl Ids {
-    #[inline]
-    fn of(ctx: &SpanContext) -> Ids {
-        Ids {
-            trace_id: ctx.trace_id,
-            span_id: ctx.span_id,
-            trace_flags: ctx.trace_flags,
-            is_remote: ctx.is_remote,
-            has_state: ctx.trace_state.is_some(),
-        }
-    }
-}
-
-/// What was current before [`swap_in`]; put back when dropped, also while unwinding.
-pub(crate) struct Swap {
-    ids: Ids,
-    state: Option<Option<Arc<str>>>,
-}
-
-/// Makes `ctx` current without cloning it (hot path: every poll and every iterator item).
-#[inline]
-pub(crate) fn swap_in(ctx: &SpanContext) -> Swap {
-    let new = Ids::of(ctx);
-    let old = IDS.try_with(|c| c.replace(new)).unwrap_or(Ids::NONE);
-    let state = if old.has_state || new.has_state {
-        STATE
-            .try_with(|s| s.try_borrow_mut().map(|mut s| std::mem::replace(&mut *s, ctx.trace_state.clone())).ok())
-            .ok()
-            .flatten()
-    } else {
-        None
-    };
-    Swap { ids: old, state }
-}
-
-impl std::fmt::Debug for Swap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Swap").field("span_id", &self.ids.span_id).finish_non_exhaustive()
-    }
-}
-
-impl Drop for Swap {
-    #[inline]
-    fn drop(&mut self) {
-        let _ = IDS.try_with(|c| c.set(self.ids));
-        if let Some(state) = self.state.take() {
-            let _ = STATE.try_with(|s| s.try_borrow_mut().map(|mut s| *s = state));
-        }
-    }
-}
-
 /// Reads the current context.
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&SpanContext) -> R) -> R {

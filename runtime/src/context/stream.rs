@@ -228,7 +228,7 @@ where
         if self.items.done {
             return self.inner.next();
         }
-        let restore = super::swap_in(self.items.span.context());
+        let restore = Restore(Some(replace_current(self.items.span.context().clone())));
         let item = self.inner.next();
         drop(restore);
         match &item {
@@ -254,7 +254,7 @@ where
         if self.items.done {
             return self.inner.next_back();
         }
-        let restore = super::swap_in(self.items.span.context());
+        let restore = Restore(Some(replace_current(self.items.span.context().clone())));
         let item = self.inner.next_back();
         drop(restore);
         match &item {
@@ -352,7 +352,7 @@ where
         }
         let recording = this.items.span.is_recording();
         let t0 = if recording { Some(clock::Instant::now()) } else { None };
-        let restore = super::swap_in(this.items.span.context());
+        let restore = Restore(Some(replace_current(this.items.span.context().clone())));
         let out = this.inner.poll_next(cx);
         drop(restore);
         if let (Some(t0), Some(d)) = (t0, this.items.span.__data_mut()) {
