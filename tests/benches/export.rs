@@ -1,0 +1,86 @@
+//! Export throughput of the exporters that leave the process, each against a real destination
+//! on this machine: the NDJSON file exporter (into a temporary file, rotated so the disk use stays
+//! bounded) and the Redis exporter (a `redis-server` started on a loopback port, the list capped
+//! with `LTRIM`). Each iteration hands one batch of 512 realistic spans to the exporter, as the
+//! batch worker does.
+//!
+//! Run: `cargo bench -p tracewell-tests --bench export`
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tracewell::export::{Exporter, FileExporter, RedisExporter, RedisMode};
+use tracewell::{SpanData, SpanId, SpanKind, TraceId, Value};
+use tracewell_tests::{RedisServer, temp_path};
+
+const BATCH: usize = 512;
+
+/// Spans shaped like what `#[traced]` records: two inputs, an output, a tag, a parent.
+fn batch() -> Vec<SpanData> {
+    let trace = TraceId::random();
+    let root = SpanId::random();
+    (0..BATCH as u64)
+        .map(|i| {
+            let mut s = SpanData {
+                trace_id: trace,
+                span_id: SpanId::random(),
+                parent_span_id: root,
+                name: "load_order".into(),
+                target: "shop::orders".into(),
+                kind: SpanKind::Internal,
+                start_time_unix_nano: 1_763_770_000_000_000_000 + i * 1000,
+                end_time_unix_nano: 1_763_770_000_000_000_000 + i * 1000 + 850,
+                output: Some(Value::Map(vec![
+                    ("id".into(), Value::U64(i)),
+                    ("items".into(), Value::List(vec![Value::from("book"), Value::from("pen")])),
+                ])),
+                branch: Some("cache_hit".into()),
+                thread_id: 3,
+                trace_flags: 1,
+                ..SpanData::default()
+            };
+            s.inputs.push(("id".into(), Value::U64(i)));
+            s.inputs.push(("customer".into(), Value::from("c-000042")));
+            s.tags.push(("region".into(), Value::from("eu-west")));
+            s
+        })
+        .collect()
+}
+
+fn run(exporter: &mut dyn Exporter, rt: &tokio::runtime::Runtime, batch: &[SpanData], iters: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        rt.block_on(exporter.export(batch)).expect("export succeeds");
+    }
+    start.elapsed()
+}
+
+fn export(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let batch = batch();
+    let mut g = c.benchmark_group("export_512_spans");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(5));
+
+    let path = temp_path("bench-export.ndjson");
+    let mut file = FileExporter::new(&path).service_name("bench").max_bytes(256 << 20).max_files(1);
+    g.bench_function("file", |b| b.iter_custom(|iters| run(&mut file, &rt, &batch, iters)));
+    rt.block_on(file.shutdown()).ok();
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(path.with_extension("ndjson.1"));
+
+    let redis = RedisServer::start();
+    let mut exporter = RedisExporter::new(&redis.url())
+        .expect("redis url")
+        .key("bench:spans")
+        .mode(RedisMode::List { cap: Some(100_000) })
+        .service_name("bench");
+    g.bench_function("redis_rpush", |b| b.iter_custom(|iters| run(&mut exporter, &rt, &batch, iters)));
+    rt.block_on(exporter.shutdown()).ok();
+    g.finish();
+    drop(redis);
+}
+
+criterion_group!(benches, export);
+criterion_main!(benches);
