@@ -46,33 +46,98 @@ impl Serialize for Value {
 
 struct Hex<T>(T);
 
+/// Lowercase hex of the low `N / 2` bytes of `v`, written into a stack buffer (no formatter).
+fn hex_digits<const N: usize>(mut v: u128) -> [u8; N] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'0'; N];
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(v & 0xf) as usize];
+        v >>= 4;
+    }
+    out
+}
+
+fn serialize_ascii<S: Serializer>(s: S, bytes: &[u8]) -> Result<S::Ok, S::Error> {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => s.serialize_str(t),
+        Err(_) => s.serialize_str(""),
+    }
+}
+
 impl Serialize for Hex<TraceId> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        serialize_ascii(s, &hex_digits::<32>(self.0.0))
     }
 }
 
 impl Serialize for Hex<SpanId> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0.is_valid() { s.collect_str(&self.0) } else { s.serialize_str("") }
+        if self.0.is_valid() { serialize_ascii(s, &hex_digits::<16>(self.0.0.into())) } else { s.serialize_str("") }
     }
 }
 
+/// `prefix` followed by `name` as one JSON key, built on the stack when it is short.
+struct Prefixed<'a>(&'static str, &'a str);
+
+impl Serialize for Prefixed<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (a, b) = (self.0.as_bytes(), self.1.as_bytes());
+        let mut buf = [0u8; 96];
+        if a.len() + b.len() <= buf.len() {
+            buf[..a.len()].copy_from_slice(a);
+            buf[a.len()..a.len() + b.len()].copy_from_slice(b);
+            // Both halves are whole UTF-8 strings, so their concatenation is too.
+            serialize_ascii(s, &buf[..a.len() + b.len()])
+        } else {
+            s.serialize_str(&format!("{}{}", self.0, self.1))
+        }
+    }
+}
+
+/// The flat `attributes` object: the same keys, in the same order, as
+/// [`SpanData::for_each_flat_attribute`], written without building any key on the heap.
 struct Flat<'a>(&'a SpanData);
 
 impl Serialize for Flat<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let sp = self.0;
         let mut map = s.serialize_map(None)?;
-        let mut err = None;
-        self.0.for_each_flat_attribute(|k, v| {
-            if err.is_none()
-                && let Err(e) = map.serialize_entry(&*k, v)
-            {
-                err = Some(e);
+        for (k, v) in &sp.attributes {
+            map.serialize_entry(&**k, v)?;
+        }
+        if !sp.target.is_empty() {
+            map.serialize_entry(attr::TARGET, &*sp.target)?;
+        }
+        map.serialize_entry(attr::THREAD_ID, &sp.thread_id)?;
+        for (k, v) in &sp.inputs {
+            map.serialize_entry(&Prefixed(attr::INPUT_PREFIX, k), v)?;
+        }
+        if let Some(v) = &sp.output {
+            map.serialize_entry(attr::OUTPUT, v)?;
+        }
+        for (k, v) in &sp.tags {
+            map.serialize_entry(&Prefixed(attr::TAG_PREFIX, k), v)?;
+        }
+        if let Some(l) = &sp.label {
+            map.serialize_entry(attr::LABEL, &**l)?;
+        }
+        if let Some(b) = &sp.branch {
+            map.serialize_entry(attr::BRANCH, &**b)?;
+        }
+        if sp.polls > 0 {
+            map.serialize_entry(attr::POLLS, &sp.polls)?;
+            map.serialize_entry(attr::PENDING_POLLS, &sp.pending_polls)?;
+            map.serialize_entry(attr::BUSY_NS, &sp.busy_ns)?;
+        }
+        for (key, v) in [
+            (attr::ITEMS, sp.items),
+            (attr::FIRST_ITEM_NS, sp.first_item_ns),
+            (attr::ALLOC_BYTES, sp.alloc_bytes),
+            (attr::ALLOC_PEAK, sp.alloc_peak),
+        ] {
+            if let Some(n) = v {
+                map.serialize_entry(key, &n)?;
             }
-        });
-        if let Some(e) = err {
-            return Err(e);
         }
         map.end()
     }
@@ -384,6 +449,20 @@ mod tests {
         assert_eq!(j["attributes"]["tracewell.tag.env"], "prod");
         assert_eq!(j["attributes"]["tracewell.pending_polls"], 2);
         assert_eq!(j["status_code"], "error");
+    }
+
+    #[test]
+    fn flat_object_matches_the_flat_attribute_walk() {
+        let s = sample();
+        let j = s.to_json("svc");
+        let mut walked = serde_json::Map::new();
+        s.for_each_flat_attribute(|k, v| {
+            walked.insert(k.into_owned(), v.to_json());
+        });
+        assert_eq!(j["attributes"], serde_json::Value::Object(walked));
+        let mut long = SpanData::default();
+        long.inputs.push(("x".repeat(200).into(), Value::U64(1)));
+        assert_eq!(long.to_json("svc")["attributes"][format!("tracewell.input.{}", "x".repeat(200))], 1);
     }
 
     #[test]
