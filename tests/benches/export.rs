@@ -2,7 +2,7 @@
 //! on this machine: the NDJSON file exporter (into a temporary file, rotated so the disk use stays
 //! bounded) and the Redis exporter (a `redis-server` started on a loopback port, the list capped
 //! with `LTRIM`). Each iteration hands one batch of 512 realistic spans to the exporter, as the
-//! batch worker does.
+//! batch worker does; `ndjson_encode_only` is the encoding both of them share, without any I/O.
 //!
 //! Run: `cargo bench -p tracewell-tests --bench export`
 
@@ -62,6 +62,17 @@ fn export(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(20);
     g.measurement_time(Duration::from_secs(5));
+
+    let mut line = Vec::with_capacity(BATCH * 1024);
+    g.bench_function("ndjson_encode_only", |b| {
+        b.iter(|| {
+            line.clear();
+            for span in &batch {
+                span.write_json_line("bench", &mut line);
+            }
+            line.len()
+        })
+    });
 
     let path = temp_path("bench-export.ndjson");
     let mut file = FileExporter::new(&path).service_name("bench").max_bytes(256 << 20).max_files(1);

@@ -1,0 +1,428 @@
+//! Writing the NDJSON line: a writer made for this one schema, so the file and Redis exporters
+//! spend their time on the spans' own text and not on generic serialization.
+//!
+//! The output is byte for byte what `serde_json` writes for the [`super::Line`] `Serialize`
+//! impl (the tests below compare the two on arbitrary spans), but the fixed keys and the hex ids
+//! are copied as they are instead of being escaped, and text is escaped eight bytes at a time:
+//! only a word that holds a `"`, a `\` or a control character is looked at byte by byte.
+
+use super::super::{SpanData, Value, attr};
+
+/// Appends `span` as one NDJSON line, with its trailing `\n`.
+pub(super) fn line(span: &SpanData, service_name: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"trace_id\":\"");
+    out.extend_from_slice(&hex::<32>(span.trace_id.0));
+    out.extend_from_slice(b"\",\"span_id\":");
+    span_id(out, span.span_id);
+    out.extend_from_slice(b",\"parent_span_id\":");
+    span_id(out, span.parent_span_id);
+    out.extend_from_slice(b",\"name\":");
+    string(out, &span.name);
+    out.extend_from_slice(b",\"kind\":\"");
+    out.extend_from_slice(span.kind.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"start_time_unix_nano\":");
+    u64(out, span.start_time_unix_nano);
+    out.extend_from_slice(b",\"end_time_unix_nano\":");
+    u64(out, span.end_time_unix_nano);
+    out.extend_from_slice(b",\"status_code\":\"");
+    out.extend_from_slice(span.status.code.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"status_message\":");
+    string(out, span.status.message.as_deref().unwrap_or(""));
+    out.extend_from_slice(b",\"attributes\":");
+    attributes(out, span);
+    out.extend_from_slice(b",\"events\":[");
+    for (i, e) in span.events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"name\":");
+        string(out, &e.name);
+        out.extend_from_slice(b",\"time_unix_nano\":");
+        u64(out, e.time_unix_nano);
+        out.extend_from_slice(b",\"attributes\":{");
+        for (j, (k, v)) in e.attributes.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            string(out, k);
+            out.push(b':');
+            value(out, v);
+        }
+        out.extend_from_slice(b"}}");
+    }
+    out.extend_from_slice(b"],\"service_name\":");
+    string(out, service_name);
+    out.extend_from_slice(b"}\n");
+}
+
+/// The flat `attributes` object: the keys of [`SpanData::for_each_flat_attribute`], in its order.
+fn attributes(out: &mut Vec<u8>, sp: &SpanData) {
+    out.push(b'{');
+    // Every entry but the user's own attributes starts with a comma: `thread.id` always comes
+    // right after them, so it is the one that decides.
+    for (i, (k, v)) in sp.attributes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, k);
+        out.push(b':');
+        value(out, v);
+    }
+    let mut comma = !sp.attributes.is_empty();
+    let mut key = |out: &mut Vec<u8>, k: &'static str| {
+        if comma {
+            out.push(b',');
+        }
+        comma = true;
+        out.push(b'"');
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b"\":");
+    };
+    if !sp.target.is_empty() {
+        key(out, attr::TARGET);
+        string(out, &sp.target);
+    }
+    key(out, attr::THREAD_ID);
+    u64(out, sp.thread_id);
+    for (k, v) in &sp.inputs {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(attr::INPUT_PREFIX.as_bytes());
+        escaped(out, k);
+        out.extend_from_slice(b"\":");
+        value(out, v);
+    }
+    if let Some(v) = &sp.output {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(attr::OUTPUT.as_bytes());
+        out.extend_from_slice(b"\":");
+        value(out, v);
+    }
+    for (k, v) in &sp.tags {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(attr::TAG_PREFIX.as_bytes());
+        escaped(out, k);
+        out.extend_from_slice(b"\":");
+        value(out, v);
+    }
+    for (k, text) in [(attr::LABEL, &sp.label), (attr::BRANCH, &sp.branch)] {
+        if let Some(t) = text {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+            string(out, t);
+        }
+    }
+    let polls = if sp.polls > 0 {
+        [Some(u64::from(sp.polls)), Some(u64::from(sp.pending_polls)), Some(sp.busy_ns)]
+    } else {
+        [None; 3]
+    };
+    let counts = [
+        (attr::POLLS, polls[0]),
+        (attr::PENDING_POLLS, polls[1]),
+        (attr::BUSY_NS, polls[2]),
+        (attr::ITEMS, sp.items),
+        (attr::FIRST_ITEM_NS, sp.first_item_ns),
+        (attr::ALLOC_BYTES, sp.alloc_bytes),
+        (attr::ALLOC_PEAK, sp.alloc_peak),
+    ];
+    for (k, n) in counts {
+        if let Some(n) = n {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+            u64(out, n);
+        }
+    }
+    out.push(b'}');
+}
+
+fn span_id(out: &mut Vec<u8>, id: super::super::SpanId) {
+    out.push(b'"');
+    if id.is_valid() {
+        out.extend_from_slice(&hex::<16>(id.0.into()));
+    }
+    out.push(b'"');
+}
+
+/// Lowercase hex of the low `N / 2` bytes of `v`.
+pub(super) fn hex<const N: usize>(mut v: u128) -> [u8; N] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'0'; N];
+    for pair in out.rchunks_exact_mut(2) {
+        let byte = (v & 0xff) as usize;
+        pair[0] = DIGITS[byte >> 4];
+        pair[1] = DIGITS[byte & 0xf];
+        v >>= 8;
+    }
+    out
+}
+
+fn u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// A captured value, as `serde_json` writes the `Serialize` impl of [`Value`].
+fn value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::I64(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+        Value::U64(n) => u64(out, *n),
+        Value::F64(f) if f.is_finite() => out.extend_from_slice(zmij::Buffer::new().format_finite(*f).as_bytes()),
+        // `NaN`, `inf`, `-inf` as strings, as `serde_json` writes `collect_str` of them.
+        Value::F64(f) => {
+            out.push(b'"');
+            out.extend_from_slice(f.to_string().as_bytes());
+            out.push(b'"');
+        }
+        Value::Str(t) => string(out, t),
+        Value::List(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Map(fields) => {
+            out.push(b'{');
+            for (i, (k, item)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(out, k);
+                out.push(b':');
+                value(out, item);
+            }
+            out.push(b'}');
+        }
+        Value::Bytes(_) | Value::Opaque(_) => string(out, v.to_json().as_str().unwrap_or_default()),
+    }
+}
+
+/// `s` as a JSON string, quotes included.
+fn string(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    escaped(out, s);
+    out.push(b'"');
+}
+
+/// `s` with `"`, `\` and control characters escaped as `serde_json` escapes them.
+fn escaped(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = (i + 8).min(bytes.len());
+        // A short tail is padded with a byte that needs no escaping, so most names and values
+        // are checked in one step.
+        let mut word = [b'a'; 8];
+        word[..end - i].copy_from_slice(&bytes[i..end]);
+        if !needs_escape(u64::from_le_bytes(word)) {
+            i = end;
+            continue;
+        }
+        for (at, &b) in bytes.iter().enumerate().take(end).skip(i) {
+            let esc = ESCAPE[b as usize];
+            if esc == 0 {
+                continue;
+            }
+            out.extend_from_slice(&bytes[start..at]);
+            if esc == b'u' {
+                const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    DIGITS[(b >> 4) as usize],
+                    DIGITS[(b & 0xf) as usize],
+                ]);
+            } else {
+                out.extend_from_slice(&[b'\\', esc]);
+            }
+            start = at + 1;
+        }
+        i = end;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Whether any of the eight bytes of `w` is below 0x20, `"` or `\` (no false negatives; a
+/// `true` is checked byte by byte).
+const fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES * 0x80;
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    let q = w ^ (ONES * b'"' as u64);
+    let quote = q.wrapping_sub(ONES) & !q;
+    let b = w ^ (ONES * b'\\' as u64);
+    let backslash = b.wrapping_sub(ONES) & !b;
+    (control | quote | backslash) & HIGH != 0
+}
+
+/// `0`: copied as is; `u`: `\u00XX`; anything else: a backslash and that letter.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = b'u';
+        c += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+#[cfg(test)]
+mod tests {
+    use super::super::Line;
+    use super::*;
+    use crate::span::{Event, SpanId, SpanKind, Status, StatusCode, TraceId};
+    use proptest::prelude::*;
+
+    fn by_serde(span: &SpanData, service: &str) -> String {
+        let mut v = serde_json::to_string(&Line { span, service_name: service }).unwrap();
+        v.push('\n');
+        v
+    }
+
+    fn by_hand(span: &SpanData, service: &str) -> String {
+        let mut out = Vec::new();
+        line(span, service, &mut out);
+        String::from_utf8(out).expect("the line is UTF-8")
+    }
+
+    #[test]
+    fn escapes_like_serde_json() {
+        for s in [
+            "",
+            "plain",
+            "a\"b",
+            "back\\slash",
+            "tab\tnew\nline\r",
+            "\u{0}\u{1f}\u{7f}",
+            "ünïcødé €",
+            "12345678\"",
+            "1234567\n",
+        ] {
+            let mut out = Vec::new();
+            string(&mut out, s);
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_word_test_has_no_false_negatives() {
+        for b in 0u8..=255 {
+            for pos in 0..8 {
+                let mut w = [b'a'; 8];
+                w[pos] = b;
+                let flagged = needs_escape(u64::from_le_bytes(w));
+                if ESCAPE[b as usize] != 0 {
+                    assert!(flagged, "byte {b:#x} at {pos}");
+                }
+            }
+        }
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![any::<String>(), "[a-z\"\\\\\n\t\u{1}é]{0,20}"]
+    }
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::I64),
+            any::<u64>().prop_map(Value::U64),
+            any::<f64>().prop_map(Value::F64),
+            prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY), Just(-0.0), Just(1e300)]
+                .prop_map(Value::F64),
+            text().prop_map(|s| Value::Str(s.into())),
+            proptest::collection::vec(any::<u8>(), 0..6).prop_map(Value::Bytes),
+            Just(Value::Opaque("my::Type")),
+        ]
+    }
+
+    fn values() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
+                proptest::collection::vec((text(), inner), 0..4).prop_map(Value::Map),
+            ]
+        })
+    }
+
+    fn pairs() -> impl Strategy<Value = Vec<(String, Value)>> {
+        proptest::collection::vec((text(), values()), 0..3)
+    }
+
+    prop_compose! {
+        fn spans()(
+            ids in (any::<u128>(), any::<u64>(), any::<u64>()),
+            name in text(), target in text(), message in proptest::option::of(text()),
+            inputs in pairs(), attributes in pairs(), tags in pairs(), output in proptest::option::of(values()),
+            label in proptest::option::of(text()), branch in proptest::option::of(text()),
+            counts in (any::<u32>(), any::<u32>(), any::<u64>(), any::<u64>()),
+            optional in proptest::collection::vec(proptest::option::of(any::<u64>()), 4),
+            events in proptest::collection::vec((text(), any::<u64>(), pairs()), 0..3),
+            times in (any::<u64>(), any::<u64>()),
+        ) -> SpanData {
+            let key = |k: String| -> crate::span::Key { k.into() };
+            SpanData {
+                trace_id: TraceId(ids.0),
+                span_id: SpanId(ids.1),
+                parent_span_id: SpanId(ids.2 % 3),
+                name: name.into(),
+                target: target.into(),
+                kind: SpanKind::Producer,
+                start_time_unix_nano: times.0,
+                end_time_unix_nano: times.1,
+                status: Status { code: StatusCode::Cancelled, message: message.map(Into::into) },
+                inputs: inputs.into_iter().map(|(k, v)| (key(k), v)).collect(),
+                output,
+                attributes: attributes.into_iter().map(|(k, v)| (key(k), v)).collect(),
+                tags: tags.into_iter().map(|(k, v)| (key(k), v)).collect(),
+                label: label.map(Into::into),
+                branch: branch.map(Into::into),
+                events: events
+                    .into_iter()
+                    .map(|(n, t, a)| Event {
+                        name: n.into(),
+                        time_unix_nano: t,
+                        attributes: a.into_iter().map(|(k, v)| (key(k), v)).collect(),
+                    })
+                    .collect(),
+                polls: counts.0 % 3,
+                pending_polls: counts.1,
+                busy_ns: counts.2,
+                thread_id: counts.3,
+                items: optional[0],
+                first_item_ns: optional[1],
+                alloc_bytes: optional[2],
+                alloc_peak: optional[3],
+                ..SpanData::default()
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 8 } else { 400 }))]
+
+        #[test]
+        fn same_bytes_as_serde_json(span in spans(), service in text()) {
+            prop_assert_eq!(by_hand(&span, &service), by_serde(&span, &service));
+        }
+    }
+}
