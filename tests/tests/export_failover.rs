@@ -52,6 +52,13 @@ fn redis_down_spans_spill_to_the_fallback_file() {
     // Whole batches are buffered, never more than the 500 spans allowed; the rest was evicted.
     assert!(h.spans_buffered > 0 && h.spans_buffered <= 500, "{h:?}");
     assert_eq!(h.spans_buffered + h.spans_dropped, 5000, "{h:?}");
+    // What Redis gave up on is in the file (exported); what it still buffers is held, not lost.
+    let stats = tracewell::stats();
+    assert_eq!(
+        (stats.exported, stats.held, stats.dropped_export_failed),
+        (h.spans_dropped, h.spans_buffered, 0),
+        "{stats:?}"
+    );
     // Shutdown hands what is still buffered to the file too: nothing is lost.
     drop(guard);
     let seqs = seqs_in(&path);

@@ -10,6 +10,10 @@
 //!   exporter* and is counted. A panic inside an exporter is caught, counted and logged; it never
 //!   reaches the user's program.
 //! - `flush` is called by [`crate::flush`], `shutdown` once when the pipeline stops.
+//! - An exporter that keeps a batch for a later attempt (a retry buffer while its backend is
+//!   away) returns `Ok`, says so in [`Exporter::last_export_held`], and later reports the batch
+//!   delivered or dropped through [`Exporter::take_settled`], in the order it held them. Until
+//!   then the pipeline counts those spans as held, not exported ([`crate::Stats::held`]).
 
 mod fallback;
 mod file;
@@ -155,6 +159,29 @@ pub trait Exporter: Send + std::fmt::Debug + 'static {
     fn take_undelivered(&mut self) -> Vec<SpanData> {
         Vec::new()
     }
+
+    /// Whether the batch of the last `export` call, which returned `Ok`, is held for a later
+    /// attempt rather than delivered. The default, `false`, means an `Ok` export is a delivery.
+    fn last_export_held(&self) -> bool {
+        false
+    }
+
+    /// The batches this exporter held (see [`Exporter::last_export_held`]) whose fate became
+    /// known since the last call, oldest first. Each held batch is settled exactly once, at the
+    /// latest by `shutdown`.
+    fn take_settled(&mut self) -> Vec<Settlement> {
+        Vec::new()
+    }
+}
+
+/// What became of a batch an exporter held for a later attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// The backend has it now.
+    Delivered,
+    /// The exporter gave up on it: its retry buffer overflowed or it shut down first. The spans
+    /// are offered through [`Exporter::take_undelivered`].
+    Dropped,
 }
 
 /// Discards every span (`OTEL_TRACES_EXPORTER=none`).

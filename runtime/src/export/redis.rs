@@ -12,7 +12,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::health::HealthCell;
 use super::retry::Backoff;
-use super::{BoxFuture, ExportError, Exporter};
+use super::{BoxFuture, ExportError, Exporter, Settlement};
 use crate::span::SpanData;
 
 const NAME: &str = "redis";
@@ -68,6 +68,9 @@ pub struct RedisExporter {
     buffered_spans: usize,
     max_buffered_spans: usize,
     evicted: Vec<Encoded>,
+    /// Fates of held batches not yet reported to the pipeline, oldest first.
+    settled: Vec<Settlement>,
+    last_held: bool,
     backoff: Backoff,
     next_attempt: Instant,
     timeout: Duration,
@@ -90,6 +93,8 @@ impl std::fmt::Debug for RedisExporter {
 struct Encoded {
     data: Vec<u8>,
     ends: Vec<usize>,
+    /// Reported to the pipeline as held: its delivery or drop must be settled.
+    held: bool,
 }
 
 impl Encoded {
@@ -154,6 +159,8 @@ impl RedisExporter {
             buffered_spans: 0,
             max_buffered_spans: 100_000,
             evicted: Vec::new(),
+            settled: Vec::new(),
+            last_held: false,
             backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(5)),
             next_attempt: Instant::now(),
             timeout: Duration::from_secs(2),
@@ -239,7 +246,7 @@ impl RedisExporter {
             ends.push(data.len());
             data.push(b'\n');
         }
-        Encoded { data, ends }
+        Encoded { data, ends, held: false }
     }
 
     fn command(&self, batch: &Encoded) -> redis::Pipeline {
@@ -273,18 +280,28 @@ impl RedisExporter {
         pipe
     }
 
+    /// Appends a batch to the retry buffer, dropping the oldest others while it is over its
+    /// capacity (the newest batch always stays, so the buffer is bounded by the capacity plus
+    /// one batch).
     fn push(&mut self, batch: Encoded) {
         self.buffered_spans += batch.len();
         self.buffer.push_back(batch);
-        while self.buffered_spans > self.max_buffered_spans {
+        while self.buffered_spans > self.max_buffered_spans && self.buffer.len() > 1 {
             let Some(old) = self.buffer.pop_front() else { break };
-            self.buffered_spans -= old.len();
-            self.health.dropped(old.len());
-            // Kept only until the next export, for a `Fallback` to pick up.
-            self.evicted.push(old);
+            self.give_up(old);
         }
         let n = self.buffered_spans as u64;
         self.health.update(|h| h.spans_buffered = n);
+    }
+
+    /// Counts a batch as lost and keeps it until the next export, for a `Fallback` to pick up.
+    fn give_up(&mut self, batch: Encoded) {
+        self.buffered_spans -= batch.len();
+        self.health.dropped(batch.len());
+        if batch.held {
+            self.settled.push(Settlement::Dropped);
+        }
+        self.evicted.push(batch);
     }
 
     fn fail(&mut self, err: &dyn std::fmt::Display) {
@@ -320,9 +337,12 @@ impl RedisExporter {
             let sent = tokio::time::timeout(limit, pipe.query_async::<()>(manager)).await;
             match sent {
                 Ok(Ok(())) => {
-                    let n = batch.len();
+                    let (n, held) = (batch.len(), batch.held);
                     self.buffer.pop_front();
                     self.buffered_spans -= n;
+                    if held {
+                        self.settled.push(Settlement::Delivered);
+                    }
                     self.backoff.reset();
                     self.health.delivered(n);
                 }
@@ -348,12 +368,18 @@ impl Exporter for RedisExporter {
     fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             self.evicted.clear();
+            self.last_held = false;
             let encoded = self.encode(batch);
             self.push(encoded);
             let deadline = Instant::now() + self.timeout * 2;
             self.drain(deadline).await;
             self.sync_buffered();
-            // Buffered counts as handed over: it is delivered later or counted as dropped.
+            // Batches leave the buffer from the front, so the new one, the last, is still there
+            // exactly when the buffer did not empty: it is held, to be settled when sent or dropped.
+            if let Some(last) = self.buffer.back_mut() {
+                last.held = true;
+                self.last_held = true;
+            }
             Ok(())
         })
     }
@@ -380,14 +406,20 @@ impl Exporter for RedisExporter {
             // What is still buffered now is lost: count it (a Fallback receives it).
             let left: Vec<Encoded> = self.buffer.drain(..).collect();
             for b in left {
-                self.health.dropped(b.len());
-                self.evicted.push(b);
+                self.give_up(b);
             }
-            self.buffered_spans = 0;
             self.sync_buffered();
             self.manager = None;
             r
         })
+    }
+
+    fn last_export_held(&self) -> bool {
+        self.last_held
+    }
+
+    fn take_settled(&mut self) -> Vec<Settlement> {
+        std::mem::take(&mut self.settled)
     }
 
     fn take_undelivered(&mut self) -> Vec<SpanData> {
@@ -425,6 +457,24 @@ mod tests {
         let err = RedisExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
         assert!(err.starts_with("TRACEWELL_REDIS_URL="), "{err}");
         assert!(!err.contains(":pw@"), "{err}");
+    }
+
+    #[test]
+    fn held_batches_are_settled_once_when_evicted_or_shut_down() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut e =
+            RedisExporter::new("redis://127.0.0.1:1").unwrap().buffer_capacity(2).timeout(Duration::from_millis(50));
+        let batch = vec![SpanData { trace_id: crate::TraceId(1), span_id: crate::SpanId(1), ..Default::default() }; 2];
+        rt.block_on(e.export(&batch)).unwrap();
+        assert!(e.last_export_held(), "nobody listens on port 1: the batch waits in the buffer");
+        assert_eq!(e.take_settled(), []);
+        rt.block_on(e.export(&batch)).unwrap();
+        assert!(e.last_export_held());
+        assert_eq!(e.take_settled(), [Settlement::Dropped], "the older batch made room for the newer");
+        assert_eq!(e.take_undelivered().len(), 2);
+        assert!(rt.block_on(e.shutdown()).is_err(), "shutdown says spans were left");
+        assert_eq!(e.take_settled(), [Settlement::Dropped]);
+        assert_eq!(e.take_undelivered().len(), 2);
     }
 
     #[test]

@@ -20,8 +20,10 @@
 //! plain stores, so two threads never contend on a cache line.
 //!
 //! Accounting: `submitted` counts every span offered to a ring (before the push, so a drained span
-//! is always already counted); after [`flush`],
-//! `submitted == exported + dropped_queue_full + dropped_export_failed`.
+//! is always already counted);
+//! `submitted == exported + dropped_queue_full + dropped_export_failed + in_flight`, and after
+//! [`flush`] the only spans in flight are those an exporter holds for a later attempt (`held`,
+//! settled through [`Exporter::take_settled`](crate::export::Exporter::take_settled)).
 
 pub(crate) mod clock;
 mod worker;
@@ -79,6 +81,8 @@ pub(crate) struct Shared {
 pub(crate) struct Counters {
     pub(crate) exported: AtomicU64,
     pub(crate) dropped_export_failed: AtomicU64,
+    /// Spans no exporter delivered yet but one holds for a later attempt.
+    pub(crate) held: AtomicU64,
     pub(crate) export_batches: AtomicU64,
     pub(crate) export_errors: AtomicU64,
     /// Totals of rings whose threads ended and which the worker let go.
@@ -231,6 +235,7 @@ impl Shared {
         // spans out than in.
         let exported = c.exported.load(Ordering::Acquire);
         let dropped_export_failed = c.dropped_export_failed.load(Ordering::Acquire);
+        let held = c.held.load(Ordering::Acquire);
         let (mut submitted, mut dropped) = (0, 0);
         if let Ok(rings) = self.rings.lock() {
             // Retired totals move under this lock, so no ring is counted twice or missed.
@@ -249,6 +254,7 @@ impl Shared {
             export_batches: c.export_batches.load(Ordering::Acquire),
             export_errors: c.export_errors.load(Ordering::Acquire),
             in_flight: submitted.saturating_sub(exported + dropped + dropped_export_failed),
+            held,
         }
     }
 }
@@ -268,12 +274,18 @@ pub struct Stats {
     pub export_batches: u64,
     /// Exporter calls that failed, timed out or panicked.
     pub export_errors: u64,
-    /// Spans submitted but not yet exported or dropped.
+    /// Spans submitted but not yet exported or dropped (this includes `held`).
     pub in_flight: u64,
+    /// Spans that no exporter has delivered yet but one holds for a later attempt, such as the
+    /// Redis exporter's retry buffer while Redis is away. They become `exported` when delivered,
+    /// `dropped_export_failed` when the buffer overflows or the pipeline shuts down first.
+    pub held: u64,
 }
 
-/// The pipeline's counters. After [`flush`] returns `true`,
-/// `submitted == exported + dropped_queue_full + dropped_export_failed` and `in_flight == 0`.
+/// The pipeline's counters. At any time
+/// `submitted == exported + dropped_queue_full + dropped_export_failed + in_flight`; after
+/// [`flush`] returns `true`, `in_flight == held`, which is 0 unless an exporter is holding spans
+/// for a backend it cannot reach.
 ///
 /// # Examples
 ///

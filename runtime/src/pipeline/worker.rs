@@ -1,16 +1,19 @@
 //! The batch worker: drains every thread's ring, converts clock readings to Unix time, and hands
 //! batches to the exporters on its own current-thread tokio runtime.
 
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use super::{Control, Ring, Shared, clock, log_error};
-use crate::export::{ExportError, Exporter};
+use super::{Control, Counters, Ring, Shared, clock, log_error};
+use crate::export::{ExportError, Exporter, Settlement};
 use crate::span::SpanData;
 
 pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, control: mpsc::Receiver<Control>) {
@@ -21,7 +24,12 @@ pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, co
             return run_without_runtime(shared, control);
         }
     };
-    let mut w = Worker { shared, rings: Vec::new(), batch: Vec::new() };
+    let mut w = Worker {
+        shared,
+        rings: Vec::new(),
+        batch: Vec::new(),
+        held: exporters.iter().map(|_| VecDeque::new()).collect(),
+    };
     let delay = w.shared.config.scheduled_delay;
     loop {
         let deadline = Instant::now() + delay;
@@ -45,6 +53,7 @@ pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, co
                 w.shared.counters.export_errors.fetch_add(1, Ordering::Relaxed);
                 log_error(format_args!("flush failed: {err}"));
             }
+            w.settle(&mut exporters);
             for reply in flushes {
                 let _ = reply.send(());
             }
@@ -56,6 +65,8 @@ pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, co
                     log_error(format_args!("shutdown failed: {err}"));
                 }
             }
+            w.settle(&mut exporters);
+            w.abandon_held();
             let _ = reply.send(());
             return;
         }
@@ -104,6 +115,39 @@ struct Worker {
     shared: Arc<Shared>,
     rings: Vec<Arc<Ring>>,
     batch: Vec<SpanData>,
+    /// Per exporter (same index), the batches it held and has not settled yet, oldest first.
+    held: Vec<VecDeque<Rc<HeldBatch>>>,
+}
+
+/// A batch that no exporter delivered at once but at least one holds for a later attempt.
+/// Shared by the ledgers of every exporter that holds it; counted once, when the first holder
+/// delivers it (exported) or the last one gives up (dropped).
+struct HeldBatch {
+    spans: u64,
+    holders: Cell<u32>,
+    counted: Cell<bool>,
+}
+
+impl HeldBatch {
+    fn settle(&self, how: Settlement, counters: &Counters) {
+        if self.counted.get() {
+            return;
+        }
+        let to = match how {
+            Settlement::Delivered => &counters.exported,
+            Settlement::Dropped => {
+                self.holders.set(self.holders.get().saturating_sub(1));
+                if self.holders.get() > 0 {
+                    return;
+                }
+                &counters.dropped_export_failed
+            }
+        };
+        self.counted.set(true);
+        // Out of `held` and into its final counter; `stats()` reads the final counters first.
+        to.fetch_add(self.spans, Ordering::Release);
+        counters.held.fetch_sub(self.spans, Ordering::Release);
+    }
 }
 
 impl Worker {
@@ -151,7 +195,7 @@ impl Worker {
         let counters = &self.shared.counters;
         let batch = &self.batch;
         // Exporters run concurrently on the batch, so a slow one delays the others by nothing.
-        let delivered = rt.block_on(async {
+        let results = rt.block_on(async {
             let calls = exporters.iter_mut().map(|e| {
                 let name = e.name();
                 counters.export_batches.fetch_add(1, Ordering::Relaxed);
@@ -167,25 +211,67 @@ impl Worker {
                     }
                 }
             });
-            let results = futures_util::future::join_all(calls).await;
-            let mut any_ok = results.is_empty();
-            for res in results {
-                match res {
-                    Ok(()) => any_ok = true,
-                    Err(err) => {
-                        counters.export_errors.fetch_add(1, Ordering::Relaxed);
-                        log_error(format_args!("export of {n} spans failed: {err}"));
-                    }
+            futures_util::future::join_all(calls).await
+        });
+        let mut delivered = results.is_empty();
+        let mut holders = Vec::new();
+        for (i, res) in results.into_iter().enumerate() {
+            match res {
+                Ok(()) if exporters[i].last_export_held() => holders.push(i),
+                Ok(()) => delivered = true,
+                Err(err) => {
+                    counters.export_errors.fetch_add(1, Ordering::Relaxed);
+                    log_error(format_args!("export of {n} spans failed: {err}"));
                 }
             }
-            any_ok
-        });
+        }
+        if !holders.is_empty() {
+            // Every holder settles this batch later, so it enters each holder's ledger even when
+            // another exporter already delivered it: the ledgers must line up with the settlements.
+            let held = Rc::new(HeldBatch {
+                spans: n,
+                holders: Cell::new(holders.len() as u32),
+                counted: Cell::new(delivered),
+            });
+            for &i in &holders {
+                self.held[i].push_back(held.clone());
+            }
+        }
         if delivered {
             counters.exported.fetch_add(n, Ordering::Release);
+        } else if !holders.is_empty() {
+            counters.held.fetch_add(n, Ordering::Release);
         } else {
             counters.dropped_export_failed.fetch_add(n, Ordering::Release);
         }
         self.batch.clear();
+        self.settle(exporters);
+    }
+
+    /// Collects what the exporters report about batches they held.
+    fn settle(&mut self, exporters: &mut [Box<dyn Exporter>]) {
+        for (e, ledger) in exporters.iter_mut().zip(&mut self.held) {
+            for how in e.take_settled() {
+                match ledger.pop_front() {
+                    Some(batch) => batch.settle(how, &self.shared.counters),
+                    None => log_error(format_args!(
+                        "exporter {} settled a batch it never held; ignored (see Exporter::take_settled)",
+                        e.name()
+                    )),
+                }
+            }
+        }
+    }
+
+    /// At shutdown, after the exporters' own `shutdown`: what an exporter still holds without
+    /// having settled it will never be delivered.
+    fn abandon_held(&mut self) {
+        for ledger in &mut self.held {
+            for batch in ledger.drain(..) {
+                batch.holders.set(1);
+                batch.settle(Settlement::Dropped, &self.shared.counters);
+            }
+        }
     }
 
     /// Lets go of rings whose thread ended and which are empty, keeping their totals.
