@@ -40,14 +40,7 @@ pub(super) fn line(span: &SpanData, service_name: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"time_unix_nano\":");
         u64(out, e.time_unix_nano);
         out.extend_from_slice(b",\"attributes\":{");
-        for (j, (k, v)) in e.attributes.iter().enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            string(out, k);
-            out.push(b':');
-            value(out, v);
-        }
+        pairs(out, &e.attributes);
         out.extend_from_slice(b"}}");
     }
     out.extend_from_slice(b"],\"service_name\":");
@@ -60,14 +53,7 @@ fn attributes(out: &mut Vec<u8>, sp: &SpanData) {
     out.push(b'{');
     // Every entry but the user's own attributes starts with a comma: `thread.id` always comes
     // right after them, so it is the one that decides.
-    for (i, (k, v)) in sp.attributes.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        string(out, k);
-        out.push(b':');
-        value(out, v);
-    }
+    pairs(out, &sp.attributes);
     let mut comma = !sp.attributes.is_empty();
     let mut key = |out: &mut Vec<u8>, k: &'static str| {
         if comma {
@@ -190,17 +176,22 @@ fn value(out: &mut Vec<u8>, v: &Value) {
         }
         Value::Map(fields) => {
             out.push(b'{');
-            for (i, (k, item)) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(out, k);
-                out.push(b':');
-                value(out, item);
-            }
+            pairs(out, fields);
             out.push(b'}');
         }
         Value::Bytes(_) | Value::Opaque(_) => string(out, v.to_json().as_str().unwrap_or_default()),
+    }
+}
+
+/// `"key":value` entries separated by commas, without the braces.
+fn pairs<K: AsRef<str>>(out: &mut Vec<u8>, entries: &[(K, Value)]) {
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, k.as_ref());
+        out.push(b':');
+        value(out, v);
     }
 }
 
