@@ -206,42 +206,47 @@ fn string(out: &mut Vec<u8>, s: &str) {
 /// `s` with `"`, `\` and control characters escaped as `serde_json` escapes them.
 fn escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    if is_clean(bytes) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let end = (i + 8).min(bytes.len());
-        // A short tail is padded with a byte that needs no escaping, so most names and values
-        // are checked in one step.
-        let mut word = [b'a'; 8];
-        word[..end - i].copy_from_slice(&bytes[i..end]);
-        if !needs_escape(u64::from_le_bytes(word)) {
-            i = end;
+    for (at, &b) in bytes.iter().enumerate() {
+        let esc = ESCAPE[b as usize];
+        if esc == 0 {
             continue;
         }
-        for (at, &b) in bytes.iter().enumerate().take(end).skip(i) {
-            let esc = ESCAPE[b as usize];
-            if esc == 0 {
-                continue;
-            }
-            out.extend_from_slice(&bytes[start..at]);
-            if esc == b'u' {
-                const DIGITS: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    DIGITS[(b >> 4) as usize],
-                    DIGITS[(b & 0xf) as usize],
-                ]);
-            } else {
-                out.extend_from_slice(&[b'\\', esc]);
-            }
-            start = at + 1;
+        out.extend_from_slice(&bytes[start..at]);
+        if esc == b'u' {
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', DIGITS[(b >> 4) as usize], DIGITS[(b & 0xf) as usize]]);
+        } else {
+            out.extend_from_slice(&[b'\\', esc]);
         }
-        i = end;
+        start = at + 1;
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// Whether `bytes` needs no escaping: eight bytes at a time (the last word overlapping the one
+/// before), byte by byte below eight.
+fn is_clean(bytes: &[u8]) -> bool {
+    let word = |at: usize| {
+        let w: [u8; 8] = bytes[at..at + 8].try_into().unwrap_or_default();
+        u64::from_le_bytes(w)
+    };
+    let n = bytes.len();
+    if n < 8 {
+        return bytes.iter().all(|&b| ESCAPE[b as usize] == 0);
+    }
+    let mut at = 0;
+    while at + 8 <= n {
+        if needs_escape(word(at)) {
+            return false;
+        }
+        at += 8;
+    }
+    at == n || !needs_escape(word(n - 8))
 }
 
 /// Whether any of the eight bytes of `w` is below 0x20, `"` or `\` (no false negatives; a
