@@ -1,7 +1,7 @@
 //! The small HTTP/1.1 client shared by the OTLP/HTTP and Zipkin exporters (hyper-util's pooled
 //! client on the worker's runtime).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -85,10 +85,20 @@ pub(crate) async fn post(
         .headers()
         .get(hyper::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
     let body = resp.into_body().collect().await.map_err(|e| format!("reading the answer: {e}"))?.to_bytes();
     Ok(Reply { status, retry_after, body })
+}
+
+/// The delay a `Retry-After` value asks for: whole seconds, or an HTTP date (RFC 9110: IMF-fixdate,
+/// or the obsolete RFC 850 and asctime forms) counted from `now`; a date in the past means now.
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Maps an HTTP outcome to retry / fail; `ok` handles a 2xx answer.
@@ -105,5 +115,25 @@ pub(crate) fn classify(result: Result<Reply, String>, ok: impl FnOnce(&Reply) ->
                 Attempt::Fail(error)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now), Some(Duration::from_secs(30)));
+        // The obsolete forms RFC 9110 still asks recipients to accept.
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:47 GMT", now), Some(Duration::from_secs(10)));
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:38 1994", now), Some(Duration::from_secs(1)));
+        // A date already past: retry now.
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
     }
 }
