@@ -553,3 +553,51 @@ fn rediss_with_the_wrong_ca_buffers_then_drops_and_counts() {
     let stored: u64 = server.conn().llen("wrong:spans").unwrap();
     assert_eq!(stored, 0);
 }
+
+// ---- secrets stay out of errors and Debug ------------------------------------------------------
+
+#[test]
+fn passwords_and_keys_stay_out_of_errors_and_debug() {
+    let tls = pki(true);
+    let (cert, key) = tls.client_auth.clone().unwrap();
+    // A CA for a plain redis:// URL is a mistake worth naming, without the URL's password.
+    let err = RedisExporter::new("redis://:hunter2@127.0.0.1:6379").unwrap().ca_certificate_pem(tls.ca_pem.clone());
+    let err = err.unwrap_err().to_string();
+    assert!(err.starts_with("TRACEWELL_REDIS_URL=\"redis://:***@127.0.0.1:6379\""), "{err}");
+    assert!(err.contains("TRACEWELL_REDIS_CA_CERT is set, which needs a rediss:// (TLS) URL"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    let redis =
+        RedisExporter::new("rediss://:hunter2@127.0.0.1:6380").unwrap().client_identity_pem(cert.clone(), key.clone());
+    assert!(!format!("{:?}", redis.unwrap()).contains("hunter2"));
+    // A key that is not the certificate's is refused when given, naming the key's variable.
+    let other_key = rcgen::KeyPair::generate().unwrap().serialize_pem();
+    let err =
+        ZipkinExporter::new("https://127.0.0.1:1/api/v2/spans").unwrap().client_identity_pem(cert.clone(), other_key);
+    let err = err.unwrap_err().to_string();
+    assert!(err.starts_with("TRACEWELL_ZIPKIN_CLIENT_KEY="), "{err}");
+    for debug in [
+        format!(
+            "{:?}",
+            OtlpGrpcExporter::new("https://127.0.0.1:1")
+                .unwrap()
+                .client_identity_pem(cert.clone(), key.clone())
+                .unwrap()
+        ),
+        format!(
+            "{:?}",
+            OtlpHttpExporter::new("https://127.0.0.1:1/v1/traces")
+                .unwrap()
+                .client_identity_pem(cert.clone(), key.clone())
+                .unwrap()
+        ),
+        format!(
+            "{:?}",
+            ZipkinExporter::new("https://127.0.0.1:1/api/v2/spans")
+                .unwrap()
+                .client_identity_pem(cert.clone(), key.clone())
+                .unwrap()
+        ),
+    ] {
+        assert!(!debug.contains("PRIVATE KEY") && !debug.contains(&key[40..80]), "{debug}");
+    }
+}

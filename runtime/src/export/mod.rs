@@ -231,7 +231,7 @@ pub(crate) fn tls_missing(url: &str, tls_built: bool) -> Option<String> {
 }
 
 /// `err` and its sources, `: `-separated (transport errors often say little at the top).
-#[cfg_attr(not(any(feature = "otlp-grpc", feature = "otlp-http", feature = "zipkin")), allow(dead_code))]
+#[cfg_attr(not(any(feature = "otlp-http", feature = "zipkin")), allow(dead_code))]
 pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     push_sources(&mut text, err);

@@ -7,6 +7,8 @@
 //! Each exporter hands these to its own transport: the `redis` crate's rustls support for
 //! `rediss://`, tonic's `ClientTlsConfig` for OTLP/gRPC, and a hyper-rustls connector for
 //! OTLP/HTTP and Zipkin.
+// With Redis alone, the trust store and the error check are unused: the redis crate has its own.
+#![cfg_attr(not(any(feature = "otlp-grpc", feature = "otlp-http", feature = "zipkin")), allow(dead_code))]
 
 use std::sync::{Arc, OnceLock};
 
