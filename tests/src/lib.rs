@@ -1,6 +1,6 @@
-//! Shared helpers of the integration tests: a real `redis-server` on a free loopback port, OTLP
-//! receivers (gRPC with tonic, HTTP with hyper) decoding the `opentelemetry-proto` types, and
-//! condition waits with deadlines.
+//! Shared helpers of the integration tests: a real `redis-server` on a free loopback port (plain
+//! or TLS), OTLP receivers (gRPC with tonic, HTTP with hyper, each also behind TLS) decoding the
+//! `opentelemetry-proto` types, and condition waits with deadlines.
 
 pub mod receiver;
 
@@ -66,11 +66,41 @@ pub fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("tracewell-test-{}-{n}-{name}", std::process::id()))
 }
 
+/// What a TLS server in the tests is started with, all PEM text (the tests make it with `rcgen`).
+#[derive(Clone, Debug)]
+pub struct ServerTls {
+    /// The CA that signed `cert_pem`; client certificates must chain to it too.
+    pub ca_pem: String,
+    /// The server's certificate (for `localhost` and `127.0.0.1`).
+    pub cert_pem: String,
+    /// The server certificate's private key.
+    pub key_pem: String,
+    /// When set, the server requires a client certificate signed by `ca_pem`, and the fixture's
+    /// own connections (a Redis `PING`, assertions) present this one: `(cert, key)`.
+    pub client_auth: Option<(String, String)>,
+}
+
+/// The PEM files a TLS `redis-server` reads, removed when dropped.
+#[derive(Debug)]
+struct RedisTls {
+    pem: ServerTls,
+    files: [PathBuf; 3],
+}
+
+impl Drop for RedisTls {
+    fn drop(&mut self) {
+        for f in &self.files {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
 /// A `redis-server` on a free loopback port with persistence off; killed when dropped.
 #[derive(Debug)]
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    tls: Option<RedisTls>,
 }
 
 impl RedisServer {
@@ -80,7 +110,25 @@ impl RedisServer {
     ///
     /// When `redis-server` is missing (`scripts/test` installs it) or does not answer in 10 s.
     pub fn start() -> RedisServer {
-        let mut s = RedisServer { port: free_port(), child: None };
+        let mut s = RedisServer { port: free_port(), child: None, tls: None };
+        s.restart();
+        s
+    }
+
+    /// Starts a server that speaks only TLS (`--port 0 --tls-port <free>`) with `tls`'s
+    /// certificate, checking client certificates when `tls.client_auth` is set; waits until it
+    /// answers `PING` over TLS.
+    ///
+    /// # Panics
+    ///
+    /// When `redis-server` is missing or built without TLS, or does not answer in 10 s.
+    pub fn start_tls(tls: &ServerTls) -> RedisServer {
+        let files = [temp_path("redis-ca.pem"), temp_path("redis-cert.pem"), temp_path("redis-key.pem")];
+        for (path, pem) in files.iter().zip([&tls.ca_pem, &tls.cert_pem, &tls.key_pem]) {
+            std::fs::write(path, pem).expect("write a PEM file for redis-server");
+        }
+        let tls = RedisTls { pem: tls.clone(), files };
+        let mut s = RedisServer { port: free_port(), child: None, tls: Some(tls) };
         s.restart();
         s
     }
@@ -90,9 +138,28 @@ impl RedisServer {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>`, or `rediss://` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// A client for this server: over TLS trusting the server's CA (and presenting the client
+    /// certificate when the server asks for one).
+    fn client(&self) -> redis::RedisResult<redis::Client> {
+        match &self.tls {
+            None => redis::Client::open(self.url()),
+            Some(t) => redis::Client::build_with_tls(
+                self.url(),
+                redis::TlsCertificates {
+                    root_cert: Some(t.pem.ca_pem.clone().into_bytes()),
+                    client_tls: t.pem.client_auth.as_ref().map(|(c, k)| redis::ClientTlsConfig {
+                        client_cert: c.clone().into_bytes(),
+                        client_key: k.clone().into_bytes(),
+                    }),
+                },
+            ),
+        }
     }
 
     /// Kills the server (SIGKILL) and waits for it to exit.
@@ -106,8 +173,23 @@ impl RedisServer {
     /// Starts the server again on the same port (after [`RedisServer::kill`]); waits for `PING`.
     pub fn restart(&mut self) {
         self.kill();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        match &self.tls {
+            None => cmd.args(["--port", &self.port.to_string()]),
+            Some(t) => {
+                let [ca, cert, key] = &t.files;
+                cmd.args(["--port", "0", "--tls-port", &self.port.to_string()])
+                    .arg("--tls-cert-file")
+                    .arg(cert)
+                    .arg("--tls-key-file")
+                    .arg(key)
+                    .arg("--tls-ca-cert-file")
+                    .arg(ca)
+                    .args(["--tls-auth-clients", if t.pem.client_auth.is_some() { "yes" } else { "no" }])
+            }
+        };
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -119,7 +201,7 @@ impl RedisServer {
 
     /// Whether the server answers `PING` now.
     pub fn ping(&self) -> bool {
-        let Ok(client) = redis::Client::open(self.url()) else { return false };
+        let Ok(client) = self.client() else { return false };
         let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else { return false };
         redis::cmd("PING").query::<String>(&mut conn).map(|p| p == "PONG").unwrap_or(false)
     }
@@ -130,7 +212,7 @@ impl RedisServer {
     ///
     /// When the server is not reachable.
     pub fn conn(&self) -> redis::Connection {
-        redis::Client::open(self.url())
+        self.client()
             .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
             .expect("connect to the test redis-server")
     }

@@ -2,7 +2,8 @@
 //! port: an OTLP/gRPC receiver (tonic, the `TraceService` server of `opentelemetry-proto`) and
 //! an HTTP receiver (hyper) for OTLP/HTTP protobuf at `/v1/traces` and Zipkin JSON v2 at
 //! `/api/v2/spans`. Both decode what arrives and keep it for assertions, and can be told to
-//! answer UNAVAILABLE / 503 a number of times first.
+//! answer UNAVAILABLE / 503 a number of times first. Each also comes behind TLS
+//! ([`Receiver::grpc_tls`], [`Receiver::http_tls`]), optionally requiring client certificates.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use tokio::sync::oneshot;
+
+use crate::ServerTls;
 
 /// One span as a receiver decoded it, with its resource and scope.
 #[derive(Clone, Debug)]
@@ -102,6 +105,7 @@ impl State {
 #[derive(Debug)]
 pub struct Receiver {
     addr: SocketAddr,
+    tls: bool,
     state: Arc<State>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -215,21 +219,41 @@ impl Receiver {
             });
         });
         let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("receiver did not start");
-        Receiver { addr, state, stop: Some(stop_tx), thread: Some(thread) }
+        Receiver { addr, tls: false, state, stop: Some(stop_tx), thread: Some(thread) }
     }
 
     /// An OTLP/gRPC receiver (accepts gzip).
     pub fn grpc() -> Receiver {
+        Receiver::spawn_grpc(None)
+    }
+
+    /// An OTLP/gRPC receiver behind TLS (tonic's `ServerTlsConfig`) with `tls`'s certificate.
+    pub fn grpc_tls(tls: &ServerTls) -> Receiver {
+        let mut config = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem));
+        if tls.client_auth.is_some() {
+            config = config.client_ca_root(tonic::transport::Certificate::from_pem(&tls.ca_pem));
+        }
+        let mut r = Receiver::spawn_grpc(Some(config));
+        r.tls = true;
+        r
+    }
+
+    fn spawn_grpc(tls: Option<tonic::transport::ServerTlsConfig>) -> Receiver {
         Receiver::spawn(|state, listener, stop| {
             Box::pin(async move {
                 let svc = TraceServiceServer::new(Grpc(state))
                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
                     .max_decoding_message_size(64 << 20);
                 let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                let mut server = tonic::transport::Server::builder();
+                if let Some(tls) = tls {
+                    server = server.tls_config(tls).expect("a valid server TLS config");
+                }
                 // Dropping the server future on stop closes every connection at once (a graceful
                 // shutdown would wait for clients to hang up).
                 tokio::select! {
-                    _ = tonic::transport::Server::builder().add_service(svc).serve_with_incoming(incoming) => {}
+                    _ = server.add_service(svc).serve_with_incoming(incoming) => {}
                     _ = stop => {}
                 }
             })
@@ -238,6 +262,43 @@ impl Receiver {
 
     /// An HTTP/1.1 receiver for OTLP/HTTP protobuf (`/v1/traces`) and Zipkin v2 (`/api/v2/spans`).
     pub fn http() -> Receiver {
+        Receiver::spawn_http(None)
+    }
+
+    /// [`Receiver::http`] behind TLS (a tokio-rustls acceptor with `tls`'s certificate, ALPN
+    /// `http/1.1`), requiring a client certificate signed by `tls.ca_pem` when
+    /// `tls.client_auth` is set.
+    pub fn http_tls(tls: &ServerTls) -> Receiver {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(tls.cert_pem.as_bytes()).collect::<Result<_, _>>().expect("server cert PEM");
+        let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes()).expect("server key PEM");
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions");
+        let builder = if tls.client_auth.is_some() {
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in CertificateDer::pem_slice_iter(tls.ca_pem.as_bytes()) {
+                roots.add(ca.expect("CA PEM")).expect("CA certificate");
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let mut config = builder.with_single_cert(certs, key).expect("server certificate and key");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let mut r = Receiver::spawn_http(Some(acceptor));
+        r.tls = true;
+        r
+    }
+
+    fn spawn_http(tls: Option<tokio_rustls::TlsAcceptor>) -> Receiver {
         Receiver::spawn(|state, listener, mut stop| {
             Box::pin(async move {
                 loop {
@@ -246,19 +307,34 @@ impl Receiver {
                         _ = &mut stop => return,
                     };
                     let state = state.clone();
+                    let tls = tls.clone();
                     tokio::spawn(async move {
-                        let io = hyper_util::rt::TokioIo::new(stream);
                         let svc = hyper::service::service_fn(move |req| http_handle(state.clone(), req));
-                        let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+                        let http = hyper::server::conn::http1::Builder::new();
+                        match tls {
+                            None => {
+                                let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+                            }
+                            Some(acceptor) => {
+                                // A client that does not trust our certificate ends here.
+                                let Ok(Ok(stream)) =
+                                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+                                else {
+                                    return;
+                                };
+                                let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+                            }
+                        }
                     });
                 }
             })
         })
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://` for a TLS receiver.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Every span received so far, in arrival order.

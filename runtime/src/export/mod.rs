@@ -27,6 +27,8 @@ mod otlp;
 mod redis;
 mod retry;
 mod stdout;
+#[cfg(all(feature = "tls", any(feature = "redis", feature = "otlp-grpc", feature = "otlp-http", feature = "zipkin")))]
+mod tls;
 #[cfg(feature = "zipkin")]
 mod zipkin;
 
@@ -237,6 +239,46 @@ pub(crate) const fn otlp_cancelled_key() -> &'static str {
     "tracewell.cancelled"
 }
 
+/// Why a TLS URL (`https://`, `rediss://`) cannot be used when tracewell is built without its
+/// `tls` feature; `None` for other URLs, or when the feature is on.
+#[cfg_attr(
+    not(any(feature = "redis", feature = "otlp-grpc", feature = "otlp-http", feature = "zipkin")),
+    allow(dead_code)
+)]
+pub(crate) fn tls_missing(url: &str, tls_built: bool) -> Option<String> {
+    let scheme = url.split("://").next().unwrap_or("");
+    (!tls_built && url.contains("://") && matches!(scheme.to_ascii_lowercase().as_str(), "https" | "rediss")).then(
+        || {
+            format!(
+                "{scheme}:// needs TLS, which this build leaves out: enable tracewell's `tls` feature (or send to a \
+             local plain-text endpoint, such as an OpenTelemetry Collector, that forwards over TLS)"
+            )
+        },
+    )
+}
+
+/// `err` and its sources, `: `-separated (transport errors often say little at the top).
+#[cfg_attr(not(any(feature = "otlp-http", feature = "zipkin")), allow(dead_code))]
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    push_sources(&mut text, err);
+    text
+}
+
+/// Appends the sources of `err` to `text`, leaving out those whose words are there already.
+#[cfg_attr(not(any(feature = "otlp-grpc", feature = "otlp-http", feature = "zipkin")), allow(dead_code))]
+pub(crate) fn push_sources(text: &mut String, err: &(dyn std::error::Error + 'static)) {
+    let mut next = err.source();
+    while let Some(e) = next {
+        let s = e.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        next = e.source();
+    }
+}
+
 /// Parses a whole number greater than 0 from the variable `var`.
 pub(crate) fn parse_positive(var: &'static str, v: &str) -> Result<u64, crate::ConfigError> {
     match v.trim().parse::<u64>() {
@@ -265,6 +307,16 @@ mod tests {
         assert_eq!(e.name(), "file");
         let err = build("file", &[("TRACEWELL_FILE_MAX_BYTES", "lots")]).unwrap_err().to_string();
         assert!(err.starts_with("TRACEWELL_FILE_MAX_BYTES=\"lots\""), "{err}");
+    }
+
+    #[test]
+    fn tls_urls_without_the_feature_say_which_feature() {
+        let why = tls_missing("rediss://h:6380", false).unwrap();
+        assert!(why.starts_with("rediss:// needs TLS") && why.contains("enable tracewell's `tls` feature"), "{why}");
+        assert!(tls_missing("HTTPS://h", false).unwrap().contains("`tls` feature"));
+        assert_eq!(tls_missing("https://h", true), None);
+        assert_eq!(tls_missing("http://h", false), None);
+        assert_eq!(tls_missing("redis://h", false), None);
     }
 
     #[test]

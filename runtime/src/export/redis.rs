@@ -46,6 +46,14 @@ pub enum RedisMode {
 /// `LTRIM`), `TRACEWELL_REDIS_STREAM` (`on`: use `XADD ... MAXLEN ~ TRACEWELL_REDIS_MAX_LEN`,
 /// default 1000000), `TRACEWELL_REDIS_BUFFER` (spans held while Redis is away, default 100000).
 ///
+/// TLS (feature `tls`): a `rediss://` URL connects over TLS through the `redis` crate's rustls
+/// support, trusting the system's roots; `TRACEWELL_REDIS_CA_CERT` (a PEM file) trusts the CA
+/// certificates in it *instead* of the system's roots (the `redis` crate's rule), and
+/// `TRACEWELL_REDIS_CLIENT_CERT` with `TRACEWELL_REDIS_CLIENT_KEY` (PEM files) present a client
+/// certificate, for a server started with `--tls-auth-clients yes`. A certificate the server or
+/// the client refuses shows in [`crate::health`] like any connection error: the spans wait in the
+/// retry buffer, and what it cannot hold is dropped and counted.
+///
 /// # Examples
 ///
 /// ```
@@ -75,6 +83,8 @@ pub struct RedisExporter {
     next_attempt: Instant,
     timeout: Duration,
     health: HealthCell,
+    #[cfg(feature = "tls")]
+    tls: super::tls::TlsPem,
 }
 
 impl std::fmt::Debug for RedisExporter {
@@ -137,14 +147,22 @@ pub struct RedisUrlError {
 }
 
 impl RedisExporter {
-    /// An exporter for the server at `url` (`redis://`; `rediss://` needs a TLS-enabled build of
-    /// the `redis` crate). Connects lazily, on the worker.
+    /// An exporter for the server at `url` (`redis://`, or `rediss://` for TLS with tracewell's
+    /// `tls` feature). Connects lazily, on the worker.
     ///
     /// # Errors
     ///
-    /// [`RedisUrlError`] when the URL cannot be parsed; its message hides the password.
+    /// [`RedisUrlError`] when the URL cannot be parsed, or is `rediss://` in a build without the
+    /// `tls` feature; its message hides the password.
     pub fn new(url: &str) -> Result<RedisExporter, RedisUrlError> {
         let target = redact_url(url);
+        if let Some(message) = super::tls_missing(url, cfg!(feature = "tls")) {
+            return Err(RedisUrlError { url: target, message });
+        }
+        #[cfg(feature = "tls")]
+        if url.starts_with("rediss://") {
+            super::tls::install_default_provider();
+        }
         let client = redis::Client::open(url)
             .map_err(|e| RedisUrlError { url: target.clone(), message: e.to_string().replace(url, &target) })?;
         Ok(RedisExporter {
@@ -164,6 +182,8 @@ impl RedisExporter {
             backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(5)),
             next_attempt: Instant::now(),
             timeout: Duration::from_secs(2),
+            #[cfg(feature = "tls")]
+            tls: super::tls::TlsPem::default(),
         })
     }
 
@@ -233,6 +253,11 @@ impl RedisExporter {
         });
         if let Some(v) = get("TRACEWELL_REDIS_BUFFER") {
             e = e.buffer_capacity(super::parse_positive("TRACEWELL_REDIS_BUFFER", &v)? as usize);
+        }
+        #[cfg(feature = "tls")]
+        {
+            let pem = super::tls::TlsPem::from_lookup(get, &[CA_VAR], &[CERT_VAR], &[KEY_VAR])?;
+            e = e.with_tls(pem, if get(CA_VAR).is_some() { CA_VAR } else { CERT_VAR })?;
         }
         Ok(e)
     }
@@ -437,6 +462,83 @@ impl Exporter for RedisExporter {
     }
 }
 
+#[cfg(feature = "tls")]
+const CA_VAR: &str = "TRACEWELL_REDIS_CA_CERT";
+#[cfg(feature = "tls")]
+const CERT_VAR: &str = "TRACEWELL_REDIS_CLIENT_CERT";
+#[cfg(feature = "tls")]
+const KEY_VAR: &str = "TRACEWELL_REDIS_CLIENT_KEY";
+
+#[cfg(feature = "tls")]
+impl RedisExporter {
+    /// For a `rediss://` URL: trusts the CA certificate(s) in `pem` (PEM text) *instead of* the
+    /// system's roots; what `TRACEWELL_REDIS_CA_CERT` names.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::ConfigError::Invalid`] naming `TRACEWELL_REDIS_CA_CERT` when `pem` holds no
+    /// usable certificate, or naming `TRACEWELL_REDIS_URL` when the URL is not `rediss://`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tracewell::export::RedisExporter;
+    /// let redis = RedisExporter::new("rediss://:secret@redis.internal:6380/0")?
+    ///     .ca_certificate_pem(std::fs::read("/etc/redis/ca.pem")?)?
+    ///     .client_identity_pem(std::fs::read("/etc/redis/client.pem")?, std::fs::read("/etc/redis/client.key")?)?;
+    /// let _guard = tracewell::builder().exporter(redis).install()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn ca_certificate_pem(self, pem: impl Into<Vec<u8>>) -> Result<Self, crate::ConfigError> {
+        let (pem, mut tls) = (pem.into(), self.tls.clone());
+        tls.set_ca(CA_VAR, &super::tls::in_code(&pem), pem)?;
+        self.with_tls(tls, CA_VAR)
+    }
+
+    /// For a `rediss://` URL: presents the certificate chain `cert` with its private key `key`
+    /// (PEM text) to a server that checks clients; what `TRACEWELL_REDIS_CLIENT_CERT` and
+    /// `TRACEWELL_REDIS_CLIENT_KEY` name.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::ConfigError::Invalid`] naming the variable when `cert` holds no certificate, `key`
+    /// no private key, or the key does not belong to the certificate; naming
+    /// `TRACEWELL_REDIS_URL` when the URL is not `rediss://`.
+    pub fn client_identity_pem(
+        self,
+        cert: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Result<Self, crate::ConfigError> {
+        let (cert, key, mut tls) = (cert.into(), key.into(), self.tls.clone());
+        let shown = (super::tls::in_code(&cert), super::tls::in_code(&key));
+        tls.set_identity((CERT_VAR, KEY_VAR), (&shown.0, &shown.1), cert, key)?;
+        self.with_tls(tls, CERT_VAR)
+    }
+
+    /// Rebuilds the client with `tls` (already checked); `var` is named if the URL is not TLS.
+    fn with_tls(mut self, tls: super::tls::TlsPem, var: &'static str) -> Result<Self, crate::ConfigError> {
+        if tls.ca.is_none() && tls.identity.is_none() {
+            return Ok(self);
+        }
+        let certs = redis::TlsCertificates {
+            client_tls: tls
+                .identity
+                .clone()
+                .map(|(client_cert, client_key)| redis::ClientTlsConfig { client_cert, client_key }),
+            root_cert: tls.ca.clone(),
+        };
+        let info = self.client.get_connection_info().clone();
+        self.client = redis::Client::build_with_tls(info, certs).map_err(|e| crate::ConfigError::Invalid {
+            var: "TRACEWELL_REDIS_URL",
+            value: self.target.clone(),
+            reason: format!("{var} is set, which needs a rediss:// (TLS) URL: {e}"),
+        })?;
+        self.tls = tls;
+        Ok(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,6 +577,33 @@ mod tests {
         assert!(rt.block_on(e.shutdown()).is_err(), "shutdown says spans were left");
         assert_eq!(e.take_settled(), [Settlement::Dropped]);
         assert_eq!(e.take_undelivered().len(), 2);
+    }
+
+    #[test]
+    fn rediss_needs_the_tls_feature_or_a_rediss_url() {
+        let built = RedisExporter::new("rediss://:pw@127.0.0.1:6380");
+        if cfg!(feature = "tls") {
+            built.unwrap();
+        } else {
+            let err = built.unwrap_err().to_string();
+            assert!(err.contains("enable tracewell's `tls` feature") && !err.contains(":pw@"), "{err}");
+        }
+        #[cfg(feature = "tls")]
+        {
+            let get = |k: &str| match k {
+                "TRACEWELL_REDIS_URL" => Some("redis://127.0.0.1:6379".to_owned()),
+                CA_VAR => Some("/nonexistent/redis-ca.pem".to_owned()),
+                _ => None,
+            };
+            let err = RedisExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+            assert!(err.starts_with("TRACEWELL_REDIS_CA_CERT=\"/nonexistent/redis-ca.pem\": cannot read"), "{err}");
+            let get = |k: &str| (k == KEY_VAR).then(|| "/k.pem".to_owned());
+            let err = RedisExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+            assert!(err.starts_with("TRACEWELL_REDIS_CLIENT_KEY=\"/k.pem\""), "{err}");
+            assert!(err.contains("set TRACEWELL_REDIS_CLIENT_CERT too"), "{err}");
+            let err = RedisExporter::new("rediss://h:1").unwrap().ca_certificate_pem("x").unwrap_err().to_string();
+            assert!(err.starts_with("TRACEWELL_REDIS_CA_CERT=\"<1 bytes of PEM given in code>\""), "{err}");
+        }
     }
 
     #[test]

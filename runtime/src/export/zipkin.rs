@@ -24,7 +24,15 @@ pub const DEFAULT_ZIPKIN_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
 /// cancelled span also gets `tracewell.cancelled=true`.
 ///
 /// Environment (`OTEL_TRACES_EXPORTER=zipkin`): `OTEL_EXPORTER_ZIPKIN_ENDPOINT` (default
-/// `http://localhost:9411/api/v2/spans`), `OTEL_EXPORTER_ZIPKIN_TIMEOUT` (ms, default 10000).
+/// `http://localhost:9411/api/v2/spans`; `https://` with the `tls` feature),
+/// `OTEL_EXPORTER_ZIPKIN_TIMEOUT` (ms, default 10000). OpenTelemetry names no TLS variables for
+/// Zipkin, so for an `https://` endpoint tracewell reads its own: `TRACEWELL_ZIPKIN_CA_CERT` (a
+/// PEM file of CA certificates trusted on top of the system's roots),
+/// `TRACEWELL_ZIPKIN_CLIENT_CERT` and `TRACEWELL_ZIPKIN_CLIENT_KEY` (PEM files, for mutual TLS).
+///
+/// Retries 429, 502, 503 and 504, honouring `Retry-After` (seconds or an HTTP date). A server
+/// certificate that is not trusted fails the batch at once, without retries: it is counted as
+/// dropped and the reason shows in [`crate::health`].
 ///
 /// # Examples
 ///
@@ -33,6 +41,20 @@ pub const DEFAULT_ZIPKIN_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
 /// let z = ZipkinExporter::new("http://127.0.0.1:9411/api/v2/spans").unwrap().service_name("api");
 /// # drop(z);
 /// ```
+///
+/// Over TLS (feature `tls`), trusting a private CA:
+///
+/// ```no_run
+/// # #[cfg(feature = "tls")]
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tracewell::export::ZipkinExporter;
+/// let z = ZipkinExporter::new("https://zipkin.internal/api/v2/spans")?
+///     .ca_certificate_pem(std::fs::read("/etc/zipkin/ca.pem")?)?;
+/// let _guard = tracewell::builder().exporter(z).install()?;
+/// # Ok(()) }
+/// # #[cfg(not(feature = "tls"))]
+/// # fn main() {}
+/// ```
 #[derive(Debug)]
 pub struct ZipkinExporter {
     endpoint: String,
@@ -40,22 +62,41 @@ pub struct ZipkinExporter {
     timeout: Duration,
     client: Option<httpc::HttpClient>,
     health: HealthCell,
+    #[cfg(feature = "tls")]
+    tls: super::tls::TlsPem,
 }
 
+#[cfg(feature = "tls")]
+const CA_VAR: &str = "TRACEWELL_ZIPKIN_CA_CERT";
+#[cfg(feature = "tls")]
+const CERT_VAR: &str = "TRACEWELL_ZIPKIN_CLIENT_CERT";
+#[cfg(feature = "tls")]
+const KEY_VAR: &str = "TRACEWELL_ZIPKIN_CLIENT_KEY";
+
 fn check(var: &'static str, url: &str) -> Result<hyper::Uri, crate::ConfigError> {
+    check_in(var, url, cfg!(feature = "tls"))
+}
+
+fn check_in(var: &'static str, url: &str, tls_built: bool) -> Result<hyper::Uri, crate::ConfigError> {
     let bad = |reason: String| crate::ConfigError::Invalid { var, value: url.to_owned(), reason };
-    if !url.starts_with("http://") {
-        return Err(bad("expected an http://host:port/api/v2/spans URL (https needs TLS, not in this build)".into()));
+    if let Some(why) = super::tls_missing(url, tls_built) {
+        return Err(bad(why));
     }
-    url.parse::<hyper::Uri>().map_err(|e| bad(format!("{e}; expected an http://host:port/api/v2/spans URL")))
+    let expected = if tls_built { "http(s)://host:port/api/v2/spans" } else { "http://host:port/api/v2/spans" };
+    if !(url.starts_with("http://") || tls_built && url.starts_with("https://")) {
+        return Err(bad(format!("expected an {expected} URL")));
+    }
+    url.parse::<hyper::Uri>().map_err(|e| bad(format!("{e}; expected an {expected} URL")))
 }
 
 impl ZipkinExporter {
-    /// An exporter posting to `endpoint` (`http://host:9411/api/v2/spans`).
+    /// An exporter posting to `endpoint` (`http://host:9411/api/v2/spans`, or `https://` with the
+    /// `tls` feature).
     ///
     /// # Errors
     ///
-    /// [`crate::ConfigError::Invalid`] when `endpoint` is not an `http://` URL.
+    /// [`crate::ConfigError::Invalid`] when `endpoint` is not an `http://` URL (or `https://` in a
+    /// build with the `tls` feature).
     pub fn new(endpoint: &str) -> Result<ZipkinExporter, crate::ConfigError> {
         check("OTEL_EXPORTER_ZIPKIN_ENDPOINT", endpoint)?;
         Ok(ZipkinExporter {
@@ -64,7 +105,43 @@ impl ZipkinExporter {
             timeout: Duration::from_secs(10),
             client: None,
             health: HealthCell::new(NAME, endpoint.to_owned()),
+            #[cfg(feature = "tls")]
+            tls: super::tls::TlsPem::default(),
         })
+    }
+
+    /// Also trusts the CA certificate(s) in `pem` (PEM text) for an `https://` endpoint, on top
+    /// of the system's roots; what `TRACEWELL_ZIPKIN_CA_CERT` names.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::ConfigError::Invalid`] (naming `TRACEWELL_ZIPKIN_CA_CERT`) when `pem` holds no
+    /// usable certificate.
+    #[cfg(feature = "tls")]
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Result<Self, crate::ConfigError> {
+        let pem = pem.into();
+        self.tls.set_ca(CA_VAR, &super::tls::in_code(&pem), pem)?;
+        Ok(self)
+    }
+
+    /// Presents the certificate chain `cert` and its private key `key` (PEM text) when an
+    /// `https://` endpoint asks for a client certificate; what `TRACEWELL_ZIPKIN_CLIENT_CERT` and
+    /// `TRACEWELL_ZIPKIN_CLIENT_KEY` name.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::ConfigError::Invalid`] (naming the variable) when `cert` holds no certificate,
+    /// `key` no private key, or the key does not belong to the certificate.
+    #[cfg(feature = "tls")]
+    pub fn client_identity_pem(
+        mut self,
+        cert: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Result<Self, crate::ConfigError> {
+        let (cert, key) = (cert.into(), key.into());
+        let shown = (super::tls::in_code(&cert), super::tls::in_code(&key));
+        self.tls.set_identity((CERT_VAR, KEY_VAR), (&shown.0, &shown.1), cert, key)?;
+        Ok(self)
     }
 
     /// Sets `localEndpoint.serviceName`.
@@ -87,6 +164,10 @@ impl ZipkinExporter {
         let mut e = ZipkinExporter::new(endpoint.trim())?.service_name(config.service_name.clone());
         if let Some(v) = get("OTEL_EXPORTER_ZIPKIN_TIMEOUT") {
             e = e.timeout(Duration::from_millis(super::parse_positive("OTEL_EXPORTER_ZIPKIN_TIMEOUT", &v)?));
+        }
+        #[cfg(feature = "tls")]
+        {
+            e.tls = super::tls::TlsPem::from_lookup(get, &[CA_VAR], &[CERT_VAR], &[KEY_VAR])?;
         }
         Ok(e)
     }
@@ -179,7 +260,24 @@ impl Exporter for ZipkinExporter {
                 Ok(u) => u,
                 Err(e) => return Err(ExportError::Rejected { exporter: NAME, message: e.to_string() }),
             };
-            let client = self.client.get_or_insert_with(httpc::client).clone();
+            let client = match &self.client {
+                Some(c) => c.clone(),
+                None => {
+                    #[cfg(feature = "tls")]
+                    let built = httpc::client(&self.tls);
+                    #[cfg(not(feature = "tls"))]
+                    let built = httpc::client();
+                    match built {
+                        Ok(c) => self.client.insert(c).clone(),
+                        Err(message) => {
+                            let err = ExportError::Rejected { exporter: NAME, message };
+                            self.health.failed(&err);
+                            self.health.dropped(batch.len());
+                            return Err(err);
+                        }
+                    }
+                }
+            };
             let list: Vec<J> = batch.iter().map(|s| zipkin_span(s, &self.service_name)).collect();
             let body = Bytes::from(serde_json::to_vec(&list).unwrap_or_default());
             send_with_retries(NAME, &self.health, batch.len(), self.timeout, |_left| {
@@ -233,5 +331,30 @@ mod tests {
         let get = |k: &str| (k == "OTEL_EXPORTER_ZIPKIN_ENDPOINT").then(|| "zipkin:9411".to_owned());
         let err = ZipkinExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
         assert!(err.starts_with("OTEL_EXPORTER_ZIPKIN_ENDPOINT="), "{err}");
+    }
+
+    #[test]
+    fn https_needs_the_tls_feature() {
+        let err = check_in("OTEL_EXPORTER_ZIPKIN_ENDPOINT", "https://z/api/v2/spans", false).unwrap_err().to_string();
+        assert!(
+            err.starts_with("OTEL_EXPORTER_ZIPKIN_ENDPOINT=\"https://z/api/v2/spans\": https:// needs TLS"),
+            "{err}"
+        );
+        assert!(err.contains("enable tracewell's `tls` feature"), "{err}");
+        assert!(check_in("V", "https://z/api/v2/spans", true).is_ok());
+        assert!(check_in("V", "ftp://z", true).is_err());
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn certificate_variables_are_read_and_named() {
+        let get = |k: &str| (k == CA_VAR).then(|| "/nonexistent/zipkin-ca.pem".to_owned());
+        let err = ZipkinExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+        assert!(err.starts_with("TRACEWELL_ZIPKIN_CA_CERT=\"/nonexistent/zipkin-ca.pem\": cannot read"), "{err}");
+        let get = |k: &str| (k == KEY_VAR).then(|| "/k.pem".to_owned());
+        let err = ZipkinExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+        assert!(err.contains("set TRACEWELL_ZIPKIN_CLIENT_CERT too"), "{err}");
+        let err = ZipkinExporter::new(DEFAULT_ZIPKIN_ENDPOINT).unwrap().ca_certificate_pem("nope").unwrap_err();
+        assert!(err.to_string().starts_with("TRACEWELL_ZIPKIN_CA_CERT=\"<4 bytes of PEM given in code>\""), "{err}");
     }
 }

@@ -24,7 +24,15 @@ const NAME: &str = "otlp-grpc";
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (default
 /// `http://localhost:4317`), `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,...`),
 /// `OTEL_EXPORTER_OTLP_TIMEOUT` (ms, default 10000), `OTEL_EXPORTER_OTLP_COMPRESSION` (`gzip`),
-/// `OTEL_RESOURCE_ATTRIBUTES`.
+/// `OTEL_RESOURCE_ATTRIBUTES`; for an `https://` endpoint (feature `tls`),
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE` (a PEM file of CA certificates trusted on top of the system's
+/// roots), `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `OTEL_EXPORTER_OTLP_CLIENT_KEY` (PEM files,
+/// for mutual TLS). Each `OTEL_EXPORTER_OTLP_*` variable has an `OTEL_EXPORTER_OTLP_TRACES_*`
+/// form that wins over it.
+///
+/// A server certificate that is not trusted (or a client certificate the server refuses) fails
+/// the batch at once, without retries: it is counted as dropped and the reason, naming the
+/// certificate, shows in [`crate::health`].
 ///
 /// # Examples
 ///
@@ -37,6 +45,21 @@ const NAME: &str = "otlp-grpc";
 ///     .header("authorization", "Bearer token")
 ///     .gzip(true);
 /// # drop(otlp);
+/// ```
+///
+/// Over TLS (feature `tls`), trusting a private CA and presenting a client certificate:
+///
+/// ```no_run
+/// # #[cfg(feature = "tls")]
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tracewell::export::OtlpGrpcExporter;
+/// let otlp = OtlpGrpcExporter::new("https://collector.internal:4317")?
+///     .ca_certificate_pem(std::fs::read("/etc/otel/ca.pem")?)?
+///     .client_identity_pem(std::fs::read("/etc/otel/client.pem")?, std::fs::read("/etc/otel/client.key")?)?;
+/// let _guard = tracewell::builder().exporter(otlp).install()?;
+/// # Ok(()) }
+/// # #[cfg(not(feature = "tls"))]
+/// # fn main() {}
 /// ```
 pub struct OtlpGrpcExporter {
     settings: Settings,
@@ -60,11 +83,13 @@ impl std::fmt::Debug for OtlpGrpcExporter {
 }
 
 impl OtlpGrpcExporter {
-    /// An exporter for the receiver at `endpoint` (`http://host:port`). Connects lazily.
+    /// An exporter for the receiver at `endpoint` (`http://host:port`, or `https://` with the
+    /// `tls` feature). Connects lazily.
     ///
     /// # Errors
     ///
-    /// [`crate::ConfigError::Invalid`] when `endpoint` is not an `http://` URL.
+    /// [`crate::ConfigError::Invalid`] when `endpoint` is not an `http://` URL (or `https://` in a
+    /// build with the `tls` feature).
     pub fn new(endpoint: &str) -> Result<OtlpGrpcExporter, crate::ConfigError> {
         super::check_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)?;
         Ok(OtlpGrpcExporter::from_settings(Settings::new(endpoint.to_owned())))
@@ -90,6 +115,18 @@ impl OtlpGrpcExporter {
             .map_err(|e| format!("invalid endpoint {}: {e}", self.settings.endpoint))?
             .connect_timeout(self.settings.timeout.min(Duration::from_secs(5)))
             .tcp_nodelay(true);
+        #[cfg(feature = "tls")]
+        let endpoint = if self.settings.endpoint.starts_with("https://") {
+            // The system's roots plus the configured CA; the server name is the endpoint's host.
+            let mut tls = tonic::transport::ClientTlsConfig::new()
+                .trust_anchors(crate::export::tls::trust_anchors(self.settings.tls.ca.as_deref()));
+            if let Some((cert, key)) = &self.settings.tls.identity {
+                tls = tls.identity(tonic::transport::Identity::from_pem(cert, key));
+            }
+            endpoint.tls_config(tls).map_err(|e| format!("TLS setup for {}: {e}", self.settings.endpoint))?
+        } else {
+            endpoint
+        };
         let mut client = TraceServiceClient::new(endpoint.connect_lazy()).max_decoding_message_size(4 << 20);
         if self.settings.gzip {
             client = client.send_compressed(CompressionEncoding::Gzip).accept_compressed(CompressionEncoding::Gzip);
@@ -149,7 +186,14 @@ fn retry_delay(details: &[u8]) -> Option<Duration> {
 }
 
 fn classify(status: &tonic::Status) -> Attempt {
-    let error = format!("{:?}: {}", status.code(), status.message());
+    let mut error = format!("{:?}: {}", status.code(), status.message());
+    crate::export::push_sources(&mut error, status);
+    // A certificate that was refused now is refused on every retry of this batch; the next
+    // batch tries a new connection.
+    #[cfg(feature = "tls")]
+    if crate::export::tls::is_certificate_error(status) {
+        return Attempt::Fail(error);
+    }
     match status.code() {
         Code::Unavailable
         | Code::ResourceExhausted

@@ -22,7 +22,15 @@ const NAME: &str = "otlp-http";
 /// default): `OTEL_EXPORTER_OTLP_ENDPOINT` (base URL; `/v1/traces` is appended, default
 /// `http://localhost:4318`) or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is),
 /// `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT` (ms), `OTEL_EXPORTER_OTLP_COMPRESSION`
-/// (`gzip`), `OTEL_RESOURCE_ATTRIBUTES`. Retries 429, 502, 503 and 504, honouring `Retry-After`.
+/// (`gzip`), `OTEL_RESOURCE_ATTRIBUTES`; for an `https://` endpoint (feature `tls`),
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE` (a PEM file of CA certificates trusted on top of the system's
+/// roots), `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `OTEL_EXPORTER_OTLP_CLIENT_KEY` (PEM files,
+/// for mutual TLS). Each `OTEL_EXPORTER_OTLP_*` variable has an `OTEL_EXPORTER_OTLP_TRACES_*`
+/// form that wins over it.
+///
+/// Retries 429, 502, 503 and 504, honouring `Retry-After` (seconds or an HTTP date). A server
+/// certificate that is not trusted (or a client certificate the server refuses) fails the batch
+/// at once, without retries: it is counted as dropped and the reason shows in [`crate::health`].
 ///
 /// # Examples
 ///
@@ -30,6 +38,21 @@ const NAME: &str = "otlp-http";
 /// use tracewell::export::OtlpHttpExporter;
 /// let otlp = OtlpHttpExporter::new("http://127.0.0.1:4318/v1/traces").unwrap().service_name("checkout").gzip(true);
 /// # drop(otlp);
+/// ```
+///
+/// Over TLS (feature `tls`), trusting a private CA and presenting a client certificate:
+///
+/// ```no_run
+/// # #[cfg(feature = "tls")]
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tracewell::export::OtlpHttpExporter;
+/// let otlp = OtlpHttpExporter::new("https://collector.internal:4318/v1/traces")?
+///     .ca_certificate_pem(std::fs::read("/etc/otel/ca.pem")?)?
+///     .client_identity_pem(std::fs::read("/etc/otel/client.pem")?, std::fs::read("/etc/otel/client.key")?)?;
+/// let _guard = tracewell::builder().exporter(otlp).install()?;
+/// # Ok(()) }
+/// # #[cfg(not(feature = "tls"))]
+/// # fn main() {}
 /// ```
 pub struct OtlpHttpExporter {
     settings: Settings,
@@ -52,11 +75,13 @@ impl std::fmt::Debug for OtlpHttpExporter {
 }
 
 impl OtlpHttpExporter {
-    /// An exporter posting to `endpoint`, the full URL (`http://host:4318/v1/traces`).
+    /// An exporter posting to `endpoint`, the full URL (`http://host:4318/v1/traces`, or
+    /// `https://` with the `tls` feature).
     ///
     /// # Errors
     ///
-    /// [`crate::ConfigError::Invalid`] when `endpoint` is not an `http://` URL.
+    /// [`crate::ConfigError::Invalid`] when `endpoint` is not an `http://` URL (or `https://` in a
+    /// build with the `tls` feature).
     pub fn new(endpoint: &str) -> Result<OtlpHttpExporter, crate::ConfigError> {
         super::check_endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint)?;
         Ok(OtlpHttpExporter::from_settings(Settings::new(endpoint.to_owned())))
@@ -95,7 +120,19 @@ impl Exporter for OtlpHttpExporter {
                 Some(c) => c.clone(),
                 None => {
                     self.headers = httpc::headers(NAME, &self.settings.headers);
-                    let c = httpc::client();
+                    #[cfg(feature = "tls")]
+                    let built = httpc::client(&self.settings.tls);
+                    #[cfg(not(feature = "tls"))]
+                    let built = httpc::client();
+                    let c = match built {
+                        Ok(c) => c,
+                        Err(message) => {
+                            let err = ExportError::Rejected { exporter: NAME, message };
+                            self.health.failed(&err);
+                            self.health.dropped(batch.len());
+                            return Err(err);
+                        }
+                    };
                     self.client = Some(c.clone());
                     c
                 }

@@ -37,6 +37,9 @@ pub(crate) struct Settings {
     pub gzip: bool,
     pub service_name: String,
     pub resource_attributes: Vec<(String, String)>,
+    /// The extra CA and client identity for `https://` endpoints.
+    #[cfg(feature = "tls")]
+    pub tls: super::tls::TlsPem,
 }
 
 impl Settings {
@@ -48,24 +51,34 @@ impl Settings {
             gzip: false,
             service_name: "unknown_service".into(),
             resource_attributes: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: super::tls::TlsPem::default(),
         }
     }
 }
 
-/// Checks that `url` is an `http://host[:port][/path]` URL.
+/// Checks that `url` is an `http://host[:port][/path]` URL, or `https://` in a build with the
+/// `tls` feature.
 pub(crate) fn check_endpoint(var: &'static str, url: &str) -> Result<(), ConfigError> {
+    check_endpoint_in(var, url, cfg!(feature = "tls"))
+}
+
+fn check_endpoint_in(var: &'static str, url: &str, tls_built: bool) -> Result<(), ConfigError> {
     let bad = |reason: &str| Err(ConfigError::Invalid { var, value: url.to_owned(), reason: reason.to_owned() });
-    if url.starts_with("https://") {
-        return bad(
-            "https endpoints need TLS, which this build of tracewell does not include; use http:// (for example a local OpenTelemetry Collector that forwards over TLS)",
-        );
+    if let Some(why) = super::tls_missing(url, tls_built) {
+        return bad(&why);
     }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return bad("expected an http://host:port URL");
+    let expected = if tls_built {
+        "expected an http://host:port or https://host:port URL"
+    } else {
+        "expected an http://host:port URL"
+    };
+    let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://").filter(|_| tls_built)) else {
+        return bad(expected);
     };
     let host = rest.split('/').next().unwrap_or("");
     if host.is_empty() || host.contains(char::is_whitespace) {
-        return bad("expected an http://host:port URL");
+        return bad(expected);
     }
     Ok(())
 }
@@ -134,6 +147,15 @@ pub(crate) fn from_lookup(
     if let Some(v) = get("OTEL_RESOURCE_ATTRIBUTES") {
         s.resource_attributes = proto::parse_pairs("OTEL_RESOURCE_ATTRIBUTES", &v)?;
     }
+    #[cfg(feature = "tls")]
+    {
+        s.tls = super::tls::TlsPem::from_lookup(
+            get,
+            &["OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"],
+            &["OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"],
+            &["OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY"],
+        )?;
+    }
     match protocol {
         #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => Ok(Box::new(OtlpGrpcExporter::from_settings(s))),
@@ -182,6 +204,46 @@ macro_rules! otlp_setters {
             self.resource = super::proto::resource(&self.settings.service_name, &self.settings.resource_attributes);
             self
         }
+
+        /// Also trusts the CA certificate(s) in `pem` (PEM text) for an `https://` endpoint, on
+        /// top of the system's roots; what `OTEL_EXPORTER_OTLP_CERTIFICATE` names.
+        ///
+        /// # Errors
+        ///
+        /// [`crate::ConfigError::Invalid`] (naming `OTEL_EXPORTER_OTLP_CERTIFICATE`) when `pem`
+        /// holds no usable certificate.
+        #[cfg(feature = "tls")]
+        pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Result<Self, crate::ConfigError> {
+            let pem = pem.into();
+            let shown = crate::export::tls::in_code(&pem);
+            self.settings.tls.set_ca("OTEL_EXPORTER_OTLP_CERTIFICATE", &shown, pem)?;
+            Ok(self)
+        }
+
+        /// Presents the certificate chain `cert` and its private key `key` (PEM text) when an
+        /// `https://` endpoint asks for a client certificate (mutual TLS); what
+        /// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `OTEL_EXPORTER_OTLP_CLIENT_KEY` name.
+        ///
+        /// # Errors
+        ///
+        /// [`crate::ConfigError::Invalid`] (naming the variable) when `cert` holds no
+        /// certificate, `key` no private key, or the key does not belong to the certificate.
+        #[cfg(feature = "tls")]
+        pub fn client_identity_pem(
+            mut self,
+            cert: impl Into<Vec<u8>>,
+            key: impl Into<Vec<u8>>,
+        ) -> Result<Self, crate::ConfigError> {
+            let (cert, key) = (cert.into(), key.into());
+            let shown = (crate::export::tls::in_code(&cert), crate::export::tls::in_code(&key));
+            self.settings.tls.set_identity(
+                ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_KEY"),
+                (&shown.0, &shown.1),
+                cert,
+                key,
+            )?;
+            Ok(self)
+        }
     };
 }
 pub(crate) use otlp_setters;
@@ -209,6 +271,37 @@ mod tests {
             let err = build(&[(var, value)]).unwrap_err().to_string();
             assert!(err.starts_with(&format!("{var}=")), "{err}");
         }
+    }
+
+    #[test]
+    fn https_needs_the_tls_feature() {
+        let err = check_endpoint_in("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317", false).unwrap_err();
+        let err = err.to_string();
+        assert!(err.starts_with("OTEL_EXPORTER_OTLP_ENDPOINT=\"https://collector:4317\": https:// needs TLS"), "{err}");
+        assert!(err.contains("enable tracewell's `tls` feature"), "{err}");
+        check_endpoint_in("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317", true).unwrap();
+        assert!(check_endpoint_in("OTEL_EXPORTER_OTLP_ENDPOINT", "https://", true).is_err());
+        assert_eq!(check_endpoint("V", "https://c:1").is_ok(), cfg!(feature = "tls"));
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn certificate_variables_are_read_and_named() {
+        let err = build(&[
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/hostname"),
+            ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/nonexistent/ca.pem"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE=\"/nonexistent/ca.pem\": cannot read"), "{err}");
+        let err = build(&[("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/k.pem")]).unwrap_err().to_string();
+        assert!(err.contains("set OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE too"), "{err}");
+        let not_pem = std::env::temp_dir().join(format!("tracewell-not-pem-{}.txt", std::process::id()));
+        std::fs::write(&not_pem, "just text").unwrap();
+        let err = build(&[("OTEL_EXPORTER_OTLP_CERTIFICATE", not_pem.to_str().unwrap())]).unwrap_err().to_string();
+        let _ = std::fs::remove_file(&not_pem);
+        assert!(err.starts_with("OTEL_EXPORTER_OTLP_CERTIFICATE="), "{err}");
+        assert!(err.contains("no certificate found"), "{err}");
     }
 
     #[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
