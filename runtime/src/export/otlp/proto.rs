@@ -57,8 +57,14 @@ fn kind(k: SpanKind) -> i32 {
 
 /// One span in OTLP form.
 pub(crate) fn span(s: &SpanData) -> Span {
-    let mut attributes = Vec::with_capacity(s.attributes.len() + s.inputs.len() + 4);
-    s.for_each_flat_attribute(|k, v| attributes.push(kv(k.into_owned(), v)));
+    let mut attributes = Vec::with_capacity(s.attributes.len() + s.inputs.len() + s.tags.len() + 6);
+    // Prefixed keys written straight into their string, not through format!.
+    s.for_each_flat_attribute_parts(|prefix, name, v| {
+        let mut key = String::with_capacity(prefix.len() + name.len());
+        key.push_str(prefix);
+        key.push_str(name);
+        attributes.push(kv(key, v));
+    });
     let message = s.status.message.as_deref().unwrap_or("").to_owned();
     let status = match s.status.code {
         StatusCode::Unset => None,
