@@ -9,43 +9,11 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tracewell::SpanData;
 use tracewell::export::{Exporter, FileExporter, RedisExporter, RedisMode};
-use tracewell::{SpanData, SpanId, SpanKind, TraceId, Value};
-use tracewell_tests::{RedisServer, temp_path};
+use tracewell_tests::{RedisServer, bench_batch, temp_path};
 
 const BATCH: usize = 512;
-
-/// Spans shaped like what `#[traced]` records: two inputs, an output, a tag, a parent.
-fn batch() -> Vec<SpanData> {
-    let trace = TraceId::random();
-    let root = SpanId::random();
-    (0..BATCH as u64)
-        .map(|i| {
-            let mut s = SpanData {
-                trace_id: trace,
-                span_id: SpanId::random(),
-                parent_span_id: root,
-                name: "load_order".into(),
-                target: "shop::orders".into(),
-                kind: SpanKind::Internal,
-                start_time_unix_nano: 1_763_770_000_000_000_000 + i * 1000,
-                end_time_unix_nano: 1_763_770_000_000_000_000 + i * 1000 + 850,
-                output: Some(Value::Map(vec![
-                    ("id".into(), Value::U64(i)),
-                    ("items".into(), Value::List(vec![Value::from("book"), Value::from("pen")])),
-                ])),
-                branch: Some("cache_hit".into()),
-                thread_id: 3,
-                trace_flags: 1,
-                ..SpanData::default()
-            };
-            s.inputs.push(("id".into(), Value::U64(i)));
-            s.inputs.push(("customer".into(), Value::from("c-000042")));
-            s.tags.push(("region".into(), Value::from("eu-west")));
-            s
-        })
-        .collect()
-}
 
 fn run(exporter: &mut dyn Exporter, rt: &tokio::runtime::Runtime, batch: &[SpanData], iters: u64) -> Duration {
     let start = Instant::now();
@@ -57,7 +25,7 @@ fn run(exporter: &mut dyn Exporter, rt: &tokio::runtime::Runtime, batch: &[SpanD
 
 fn export(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let batch = batch();
+    let batch = bench_batch(BATCH);
     let mut g = c.benchmark_group("export_512_spans");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(20);

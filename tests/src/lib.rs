@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tracewell::{SpanData, SpanId, SpanKind, TraceId, Value};
+
 /// Waits until `cond` holds, checking every few milliseconds; `false` when `timeout` passed first.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -52,6 +54,39 @@ pub fn spans(name: &str, n: usize) -> Vec<tracewell::SpanData> {
 /// The latest span named `name`.
 pub fn span(name: &str) -> tracewell::SpanData {
     spans(name, 1).pop().expect("at least one span")
+}
+
+/// `n` spans of one trace shaped like what `#[traced]` records, as the export benchmarks send
+/// them: two inputs, a structured output, a tag, a branch, a parent.
+pub fn bench_batch(n: usize) -> Vec<SpanData> {
+    let trace = TraceId::random();
+    let root = SpanId::random();
+    (0..n as u64)
+        .map(|i| {
+            let mut s = SpanData {
+                trace_id: trace,
+                span_id: SpanId::random(),
+                parent_span_id: root,
+                name: "load_order".into(),
+                target: "shop::orders".into(),
+                kind: SpanKind::Internal,
+                start_time_unix_nano: 1_763_770_000_000_000_000 + i * 1000,
+                end_time_unix_nano: 1_763_770_000_000_000_000 + i * 1000 + 850,
+                output: Some(Value::Map(vec![
+                    ("id".into(), Value::U64(i)),
+                    ("items".into(), Value::List(vec![Value::from("book"), Value::from("pen")])),
+                ])),
+                branch: Some("cache_hit".into()),
+                thread_id: 3,
+                trace_flags: 1,
+                ..SpanData::default()
+            };
+            s.inputs.push(("id".into(), Value::U64(i)));
+            s.inputs.push(("customer".into(), Value::from("c-000042")));
+            s.tags.push(("region".into(), Value::from("eu-west")));
+            s
+        })
+        .collect()
 }
 
 /// A loopback port nobody listens on right now.

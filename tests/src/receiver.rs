@@ -4,6 +4,9 @@
 //! `/api/v2/spans`. Both decode what arrives and keep it for assertions, and can be told to
 //! answer UNAVAILABLE / 503 a number of times first. Each also comes behind TLS
 //! ([`Receiver::grpc_tls`], [`Receiver::http_tls`]), optionally requiring client certificates.
+//!
+//! [`CountingReceiver`] is the OTLP/gRPC receiver of throughput benchmarks: it decodes every
+//! request in full but keeps only counts, so it can take millions of spans.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -196,30 +199,39 @@ async fn http_handle(
     }
 }
 
+type ServeFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Runs `serve` on a new thread with its own tokio runtime, given a listener on a free loopback
+/// port and a channel that says stop; returns the address once it listens.
+fn serve_on_thread(
+    rt: tokio::runtime::Builder,
+    serve: impl FnOnce(tokio::net::TcpListener, oneshot::Receiver<()>) -> ServeFuture + Send + 'static,
+) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
+    let mut rt = rt;
+    let rt = rt.enable_all().build().expect("receiver runtime");
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            serve(listener, stop_rx).await;
+        });
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("receiver did not start");
+    (addr, stop_tx, thread)
+}
+
 impl Receiver {
     fn spawn(
-        serve: impl FnOnce(
-            Arc<State>,
-            tokio::net::TcpListener,
-            oneshot::Receiver<()>,
-        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-        + Send
-        + 'static,
+        serve: impl FnOnce(Arc<State>, tokio::net::TcpListener, oneshot::Receiver<()>) -> ServeFuture + Send + 'static,
     ) -> Receiver {
         let state = Arc::new(State::default());
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let st = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                serve(st, listener, stop_rx).await;
-            });
-        });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("receiver did not start");
-        Receiver { addr, tls: false, state, stop: Some(stop_tx), thread: Some(thread) }
+        let mut rt = tokio::runtime::Builder::new_multi_thread();
+        rt.worker_threads(2);
+        let (addr, stop, thread) = serve_on_thread(rt, move |listener, stop| serve(st, listener, stop));
+        Receiver { addr, tls: false, state, stop: Some(stop), thread: Some(thread) }
     }
 
     /// An OTLP/gRPC receiver (accepts gzip).
@@ -379,6 +391,122 @@ impl Receiver {
 }
 
 impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An OTLP/gRPC receiver for throughput runs: tonic's `TraceService` server decodes every
+/// request in full (prost), and the receiver counts requests and spans and checks that ids have
+/// the OTLP lengths (16-byte trace id, 8-byte span id, empty or 8-byte parent id), but keeps
+/// nothing, so it can take millions of spans. Runs on its own thread with a one-thread runtime;
+/// stopped when dropped.
+///
+/// # Examples
+///
+/// ```no_run
+/// let rx = tracewell_tests::receiver::CountingReceiver::grpc();
+/// // ... export to rx.endpoint() ...
+/// assert_eq!(rx.bad_ids(), 0);
+/// println!("{} spans in {} requests", rx.spans(), rx.requests());
+/// ```
+#[derive(Debug)]
+pub struct CountingReceiver {
+    addr: SocketAddr,
+    counts: Arc<Counts>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    requests: AtomicU64,
+    spans: AtomicU64,
+    bad_ids: AtomicU64,
+}
+
+#[derive(Debug, Clone)]
+struct Counting(Arc<Counts>);
+
+#[tonic::async_trait]
+impl TraceService for Counting {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let (mut spans, mut bad) = (0, 0);
+        for rs in &request.get_ref().resource_spans {
+            for ss in &rs.scope_spans {
+                spans += ss.spans.len() as u64;
+                bad += ss
+                    .spans
+                    .iter()
+                    .filter(|s| {
+                        s.trace_id.len() != 16
+                            || s.span_id.len() != 8
+                            || !(s.parent_span_id.is_empty() || s.parent_span_id.len() == 8)
+                    })
+                    .count() as u64;
+            }
+        }
+        self.0.spans.fetch_add(spans, Ordering::SeqCst);
+        self.0.bad_ids.fetch_add(bad, Ordering::SeqCst);
+        self.0.requests.fetch_add(1, Ordering::SeqCst);
+        Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+    }
+}
+
+impl CountingReceiver {
+    /// Starts a receiver on a free loopback port (accepts gzip).
+    pub fn grpc() -> CountingReceiver {
+        let counts = Arc::new(Counts::default());
+        let c = counts.clone();
+        let (addr, stop, thread) =
+            serve_on_thread(tokio::runtime::Builder::new_current_thread(), move |listener, stop| {
+                Box::pin(async move {
+                    let svc = TraceServiceServer::new(Counting(c))
+                        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+                        .max_decoding_message_size(64 << 20);
+                    // As collectors do: without TCP_NODELAY, Nagle's algorithm holds back the
+                    // server's small frames (window updates, answers) for a delayed ACK, and every
+                    // large request waits tens of milliseconds.
+                    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                    tokio::select! {
+                        _ = tonic::transport::Server::builder().add_service(svc).serve_with_incoming(incoming) => {}
+                        _ = stop => {}
+                    }
+                })
+            });
+        CountingReceiver { addr, counts, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Spans received so far.
+    pub fn spans(&self) -> u64 {
+        self.counts.spans.load(Ordering::SeqCst)
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> u64 {
+        self.counts.requests.load(Ordering::SeqCst)
+    }
+
+    /// Spans whose trace, span or parent id did not have the OTLP length.
+    pub fn bad_ids(&self) -> u64 {
+        self.counts.bad_ids.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingReceiver {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());

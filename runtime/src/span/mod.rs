@@ -268,44 +268,53 @@ impl SpanData {
     /// Calls `f` with every flat attribute (see [`SpanData::flat_attributes`]) without cloning
     /// values; keys made of a prefix and a name are built on the fly.
     pub fn for_each_flat_attribute<'a>(&'a self, mut f: impl FnMut(Cow<'a, str>, &Value)) {
+        self.for_each_flat_attribute_parts(|prefix, name, v| {
+            f(if prefix.is_empty() { Cow::Borrowed(name) } else { Cow::Owned(format!("{prefix}{name}")) }, v)
+        });
+    }
+
+    /// The walk of [`SpanData::for_each_flat_attribute`] with each key in two parts, a static
+    /// prefix (empty, [`attr::INPUT_PREFIX`] or [`attr::TAG_PREFIX`]) and a name, so an encoder
+    /// can write the key where it goes instead of building it on the heap.
+    pub(crate) fn for_each_flat_attribute_parts<'a>(&'a self, mut f: impl FnMut(&'static str, &'a str, &Value)) {
         for (k, v) in &self.attributes {
-            f(Cow::Borrowed(k), v);
+            f("", k, v);
         }
         if !self.target.is_empty() {
-            f(Cow::Borrowed(attr::TARGET), &Value::Str(self.target.clone()));
+            f("", attr::TARGET, &Value::Str(self.target.clone()));
         }
-        f(Cow::Borrowed(attr::THREAD_ID), &Value::U64(self.thread_id));
+        f("", attr::THREAD_ID, &Value::U64(self.thread_id));
         for (k, v) in &self.inputs {
-            f(Cow::Owned(format!("{}{k}", attr::INPUT_PREFIX)), v);
+            f(attr::INPUT_PREFIX, k, v);
         }
         if let Some(v) = &self.output {
-            f(Cow::Borrowed(attr::OUTPUT), v);
+            f("", attr::OUTPUT, v);
         }
         for (k, v) in &self.tags {
-            f(Cow::Owned(format!("{}{k}", attr::TAG_PREFIX)), v);
+            f(attr::TAG_PREFIX, k, v);
         }
         if let Some(l) = &self.label {
-            f(Cow::Borrowed(attr::LABEL), &Value::Str(l.clone()));
+            f("", attr::LABEL, &Value::Str(l.clone()));
         }
         if let Some(b) = &self.branch {
-            f(Cow::Borrowed(attr::BRANCH), &Value::Str(b.clone()));
+            f("", attr::BRANCH, &Value::Str(b.clone()));
         }
         if self.polls > 0 {
-            f(Cow::Borrowed(attr::POLLS), &Value::U64(self.polls.into()));
-            f(Cow::Borrowed(attr::PENDING_POLLS), &Value::U64(self.pending_polls.into()));
-            f(Cow::Borrowed(attr::BUSY_NS), &Value::U64(self.busy_ns));
+            f("", attr::POLLS, &Value::U64(self.polls.into()));
+            f("", attr::PENDING_POLLS, &Value::U64(self.pending_polls.into()));
+            f("", attr::BUSY_NS, &Value::U64(self.busy_ns));
         }
         if let Some(n) = self.items {
-            f(Cow::Borrowed(attr::ITEMS), &Value::U64(n));
+            f("", attr::ITEMS, &Value::U64(n));
         }
         if let Some(n) = self.first_item_ns {
-            f(Cow::Borrowed(attr::FIRST_ITEM_NS), &Value::U64(n));
+            f("", attr::FIRST_ITEM_NS, &Value::U64(n));
         }
         if let Some(n) = self.alloc_bytes {
-            f(Cow::Borrowed(attr::ALLOC_BYTES), &Value::U64(n));
+            f("", attr::ALLOC_BYTES, &Value::U64(n));
         }
         if let Some(n) = self.alloc_peak {
-            f(Cow::Borrowed(attr::ALLOC_PEAK), &Value::U64(n));
+            f("", attr::ALLOC_PEAK, &Value::U64(n));
         }
     }
 }

@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use tonic::Code;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
+use super::proto::RequestBuffer;
+use super::trace_client::TraceClient;
 use super::{Attempt, Settings, proto, send_with_retries};
 use crate::export::health::HealthCell;
 use crate::export::{BoxFuture, ExportError, Exporter};
@@ -65,8 +66,9 @@ pub struct OtlpGrpcExporter {
     settings: Settings,
     resource: Resource,
     metadata: MetadataMap,
-    client: Option<TraceServiceClient<Channel>>,
+    client: Option<TraceClient>,
     health: HealthCell,
+    requests: RequestBuffer,
 }
 
 impl std::fmt::Debug for OtlpGrpcExporter {
@@ -101,13 +103,14 @@ impl OtlpGrpcExporter {
             health: HealthCell::new(NAME, settings.endpoint.clone()),
             metadata: MetadataMap::new(),
             client: None,
+            requests: RequestBuffer::default(),
             settings,
         }
     }
 
     super::otlp_setters!();
 
-    fn client(&mut self) -> Result<TraceServiceClient<Channel>, String> {
+    fn client(&mut self) -> Result<TraceClient, String> {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
@@ -127,7 +130,7 @@ impl OtlpGrpcExporter {
         } else {
             endpoint
         };
-        let mut client = TraceServiceClient::new(endpoint.connect_lazy()).max_decoding_message_size(4 << 20);
+        let mut client = TraceClient::new(endpoint.connect_lazy()).max_decoding_message_size(4 << 20);
         if self.settings.gzip {
             client = client.send_compressed(CompressionEncoding::Gzip).accept_compressed(CompressionEncoding::Gzip);
         }
@@ -222,11 +225,12 @@ impl Exporter for OtlpGrpcExporter {
                     return Err(err);
                 }
             };
-            let (resource, metadata) = (&self.resource, &self.metadata);
+            // Encoded once: a retry resends the same bytes.
+            let encoded = prost::bytes::Bytes::from(self.requests.encode(&self.resource, batch));
+            let metadata = &self.metadata;
             send_with_retries(NAME, &self.health, batch.len(), self.settings.timeout, |left| {
                 let mut client = client.clone();
-                // Built per attempt rather than cloned: the first try, the usual case, copies nothing.
-                let mut request = tonic::Request::new(proto::request(resource, batch));
+                let mut request = tonic::Request::new(encoded.clone());
                 *request.metadata_mut() = metadata.clone();
                 request.set_timeout(left);
                 async move {

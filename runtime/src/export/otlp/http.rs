@@ -60,6 +60,7 @@ pub struct OtlpHttpExporter {
     headers: Vec<(HeaderName, HeaderValue)>,
     client: Option<httpc::HttpClient>,
     health: HealthCell,
+    requests: proto::RequestBuffer,
 }
 
 impl std::fmt::Debug for OtlpHttpExporter {
@@ -93,6 +94,7 @@ impl OtlpHttpExporter {
             health: HealthCell::new(NAME, settings.endpoint.clone()),
             headers: Vec::new(),
             client: None,
+            requests: proto::RequestBuffer::default(),
             settings,
         }
     }
@@ -137,7 +139,7 @@ impl Exporter for OtlpHttpExporter {
                     c
                 }
             };
-            let encoded = proto::request(&self.resource, batch).encode_to_vec();
+            let encoded = self.requests.encode(&self.resource, batch);
             let gzip = self.settings.gzip;
             let body = Bytes::from(if gzip { httpc::gzip(&encoded) } else { encoded });
             let headers = &self.headers;

@@ -11,6 +11,8 @@ mod grpc;
 #[cfg(feature = "otlp-http")]
 mod http;
 pub(crate) mod proto;
+#[cfg(feature = "otlp-grpc")]
+mod trace_client;
 
 use std::time::Duration;
 
