@@ -218,12 +218,17 @@ fn otlp_grpc(c: &mut Criterion) {
     // the machine's load falls on both alike.
     let total = (MILLION_BATCHES * BATCH) as u64;
     let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
+    let (mut ours_cpu, mut theirs_cpu) = (0u64, 0u64);
     let mut counted = (0, 0);
     for _ in 0..MILLION_BATCHES {
         let before = rx.spans();
+        let cpu = thread_cpu_ns();
         ours += exporters.tracewell(&batch);
         let middle = rx.spans();
+        let cpu_middle = thread_cpu_ns();
         theirs += exporters.otel(&otel);
+        ours_cpu += cpu_middle - cpu;
+        theirs_cpu += thread_cpu_ns() - cpu_middle;
         counted.0 += middle - before;
         counted.1 += rx.spans() - middle;
     }
@@ -239,6 +244,22 @@ fn otlp_grpc(c: &mut Criterion) {
         rate(ours) / rate(theirs)
     );
     println!("receiver: {} spans in {} requests, all counted", rx.spans(), rx.requests());
+    // The exporters' whole client side (encoding, tonic's connection task, the socket writes)
+    // runs on this thread's current-thread runtime: its CPU time is what exporting costs the
+    // process, whatever the receiver does.
+    let per_span = |ns: u64| ns as f64 / total as f64;
+    println!(
+        "exporting thread CPU per span: tracewell {:.0} ns, opentelemetry-otlp {:.0} ns, ratio {:.2}x",
+        per_span(ours_cpu),
+        per_span(theirs_cpu),
+        theirs_cpu as f64 / ours_cpu as f64
+    );
+}
+
+/// CPU time this thread has run, in nanoseconds (`/proc/thread-self/schedstat`, Linux).
+fn thread_cpu_ns() -> u64 {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").expect("Linux /proc/thread-self/schedstat");
+    text.split_whitespace().next().and_then(|n| n.parse().ok()).expect("schedstat starts with the run time in ns")
 }
 
 /// `EXPORT_OTLP_PROFILE=tracewell:N` (or `opentelemetry_otlp:N`): only N batches from one

@@ -9,8 +9,8 @@ use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::Endpoint;
 
-use super::proto::RequestBuffer;
 use super::trace_client::TraceClient;
+use super::wire::RequestEncoder;
 use super::{Attempt, Settings, proto, send_with_retries};
 use crate::export::health::HealthCell;
 use crate::export::{BoxFuture, ExportError, Exporter};
@@ -68,7 +68,7 @@ pub struct OtlpGrpcExporter {
     metadata: MetadataMap,
     client: Option<TraceClient>,
     health: HealthCell,
-    requests: RequestBuffer,
+    requests: RequestEncoder,
 }
 
 impl std::fmt::Debug for OtlpGrpcExporter {
@@ -103,7 +103,7 @@ impl OtlpGrpcExporter {
             health: HealthCell::new(NAME, settings.endpoint.clone()),
             metadata: MetadataMap::new(),
             client: None,
-            requests: RequestBuffer::default(),
+            requests: RequestEncoder::default(),
             settings,
         }
     }

@@ -60,7 +60,7 @@ pub struct OtlpHttpExporter {
     headers: Vec<(HeaderName, HeaderValue)>,
     client: Option<httpc::HttpClient>,
     health: HealthCell,
-    requests: proto::RequestBuffer,
+    requests: super::wire::RequestEncoder,
 }
 
 impl std::fmt::Debug for OtlpHttpExporter {
@@ -94,7 +94,7 @@ impl OtlpHttpExporter {
             health: HealthCell::new(NAME, settings.endpoint.clone()),
             headers: Vec::new(),
             client: None,
-            requests: proto::RequestBuffer::default(),
+            requests: super::wire::RequestEncoder::default(),
             settings,
         }
     }

@@ -13,6 +13,7 @@ mod http;
 pub(crate) mod proto;
 #[cfg(feature = "otlp-grpc")]
 mod trace_client;
+mod wire;
 
 use std::time::Duration;
 

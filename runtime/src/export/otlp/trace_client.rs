@@ -3,8 +3,8 @@
 //!
 //! The generated client takes the request by value and encodes it itself, so every batch would
 //! build a new request, drop it after sending, and build it again for each retry. This client
-//! takes the bytes of [`super::proto::RequestBuffer::encode`] instead: the request is encoded
-//! once per batch from a request that is kept and refilled, and a retry resends the same bytes.
+//! takes the bytes of [`super::wire::RequestEncoder::encode`] instead: the request is encoded
+//! once per batch straight from the spans, and a retry resends the same bytes.
 //! The answer is decoded as the crate's `ExportTraceServiceResponse`.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
