@@ -1,5 +1,5 @@
-//! OTLP over gRPC: tonic's channel and the `TraceService` client generated in
-//! `opentelemetry-proto`.
+//! OTLP over gRPC: tonic's channel calling `opentelemetry-proto`'s `TraceService/Export` with a
+//! request encoded once per batch (see `trace_client`).
 
 use std::time::Duration;
 

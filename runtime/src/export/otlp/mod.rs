@@ -1,5 +1,8 @@
 //! OTLP exporters: gRPC through tonic ([`OtlpGrpcExporter`]) and HTTP/protobuf to `/v1/traces`
-//! ([`OtlpHttpExporter`]), both with the message types of the `opentelemetry-proto` crate.
+//! ([`OtlpHttpExporter`]). Both send the `ExportTraceServiceRequest` of the `opentelemetry-proto`
+//! crate, written straight from the spans by `wire` (the same bytes prost writes for those
+//! types; `proto` holds the plain conversion the tests hold it to) and decode the crate's
+//! `ExportTraceServiceResponse`.
 //!
 //! Both retry UNAVAILABLE / RESOURCE_EXHAUSTED (gRPC) and 429 / 502 / 503 / 504 (HTTP) with
 //! capped exponential backoff and jitter, honouring the server's `RetryInfo` or `Retry-After`,
