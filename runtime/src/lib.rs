@@ -20,7 +20,7 @@
 //! assert_eq!(parse.parent_span_id, load.span_id);
 //! ```
 //!
-//! Modules: [`span`] (the record), [`mod@context`] (current span, sampling), [`capture`]
+//! Modules: [`mod@span`] (the record), [`mod@context`] (current span, sampling), [`capture`]
 //! (values), [`pipeline`] (hand-off and counters), [`export`] (destinations).
 
 #![warn(missing_docs)]

@@ -1,7 +1,7 @@
 //! The tokio runtime monitor: scheduling lag, sampled by a task that sleeps and measures how late
 //! it wakes.
 //!
-//! Each sample is a span named [`RUNTIME_LAG_SPAN`](crate::score::RUNTIME_LAG_SPAN) that covers
+//! Each sample is a span named [`RUNTIME_LAG_SPAN`] that covers
 //! one sleep, with the requested interval as the attribute [`INTERVAL_ATTR`]; the lag is its
 //! wall time minus the interval. The score reads these spans into the concurrency sub-score (CC)
 //! of async functions and reports the lag apart.

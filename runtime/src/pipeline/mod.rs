@@ -23,7 +23,7 @@
 //! is always already counted);
 //! `submitted == exported + dropped_queue_full + dropped_export_failed + in_flight`, and after
 //! [`flush`] the only spans in flight are those an exporter holds for a later attempt (`held`,
-//! settled through [`Exporter::take_settled`](crate::export::Exporter::take_settled)).
+//! settled through [`Exporter::take_settled`]).
 
 pub(crate) mod clock;
 mod worker;
