@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span;
 
 use crate::span::Value;
 #[cfg(test)]
@@ -14,6 +15,22 @@ use crate::span::{SpanData, StatusCode};
 /// The attribute that marks a span whose future or stream was dropped before completing
 /// (exported with status ERROR, since OTLP has no "cancelled").
 pub const CANCELLED_ATTRIBUTE: &str = crate::export::otlp_cancelled_key();
+
+/// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK` and `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK` of trace.proto.
+pub(crate) const HAS_IS_REMOTE: u32 = 0x100;
+pub(crate) const IS_REMOTE: u32 = 0x200;
+
+/// The OTLP span kind.
+pub(crate) fn span_kind(k: crate::SpanKind) -> span::SpanKind {
+    use crate::SpanKind as K;
+    match k {
+        K::Internal => span::SpanKind::Internal,
+        K::Server => span::SpanKind::Server,
+        K::Client => span::SpanKind::Client,
+        K::Producer => span::SpanKind::Producer,
+        K::Consumer => span::SpanKind::Consumer,
+    }
+}
 
 /// `v` as an OTLP `AnyValue`.
 pub(crate) fn any_value(v: &Value) -> AnyValue {
@@ -50,22 +67,7 @@ pub(crate) mod reference {
     use super::*;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span, status};
-
-    /// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK` and `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK` of trace.proto.
-    const HAS_IS_REMOTE: u32 = 0x100;
-    const IS_REMOTE: u32 = 0x200;
-
-    fn kind(k: crate::SpanKind) -> i32 {
-        use crate::SpanKind as K;
-        (match k {
-            K::Internal => span::SpanKind::Internal,
-            K::Server => span::SpanKind::Server,
-            K::Client => span::SpanKind::Client,
-            K::Producer => span::SpanKind::Producer,
-            K::Consumer => span::SpanKind::Consumer,
-        }) as i32
-    }
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
 
     pub(crate) fn span(s: &SpanData) -> Span {
         let mut attributes = Vec::new();
@@ -95,7 +97,7 @@ pub(crate) mod reference {
             parent_span_id: if s.parent_span_id.is_valid() { s.parent_span_id.to_bytes().to_vec() } else { Vec::new() },
             flags,
             name: s.name.to_string(),
-            kind: kind(s.kind),
+            kind: span_kind(s.kind) as i32,
             start_time_unix_nano: s.start_time_unix_nano,
             end_time_unix_nano: s.end_time_unix_nano,
             attributes,

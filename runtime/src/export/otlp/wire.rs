@@ -12,14 +12,11 @@
 //! always). The resource is encoded by prost, once, and copied into each request.
 
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{span, status};
+use opentelemetry_proto::tonic::trace::v1::status;
 use prost::Message;
 
+use super::proto::{HAS_IS_REMOTE, IS_REMOTE, span_kind};
 use crate::span::{SpanData, StatusCode, Value};
-
-/// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK` and `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK` of trace.proto.
-const HAS_IS_REMOTE: u32 = 0x100;
-const IS_REMOTE: u32 = 0x200;
 
 /// Wire types.
 const VARINT: u32 = 0;
@@ -254,17 +251,6 @@ fn attribute(w: &mut Vec<u8>, field: u32, key_parts: &[&[u8]], v: &Value) {
     end(w, kv);
 }
 
-fn kind(k: crate::SpanKind) -> u64 {
-    use crate::SpanKind as K;
-    (match k {
-        K::Internal => span::SpanKind::Internal,
-        K::Server => span::SpanKind::Server,
-        K::Client => span::SpanKind::Client,
-        K::Producer => span::SpanKind::Producer,
-        K::Consumer => span::SpanKind::Consumer,
-    }) as u64
-}
-
 /// The body of one `Span`.
 fn span_body(w: &mut Vec<u8>, s: &SpanData) {
     bytes_parts(w, 1, &[&s.trace_id.to_bytes()]);
@@ -279,7 +265,7 @@ fn span_body(w: &mut Vec<u8>, s: &SpanData) {
         }
     }
     string(w, 5, &s.name);
-    uint(w, 6, kind(s.kind));
+    uint(w, 6, span_kind(s.kind) as u64);
     fixed64(w, 7, s.start_time_unix_nano);
     fixed64(w, 8, s.end_time_unix_nano);
     s.for_each_flat_attribute_parts(|prefix, name, v| attribute(w, 9, &[prefix.as_bytes(), name.as_bytes()], v));
