@@ -301,9 +301,10 @@ pub fn stats() -> Stats {
     GLOBAL.load_full().map(|s| s.stats()).unwrap_or_default()
 }
 
-/// Blocks until every span submitted before the call is exported, or until twice the export
-/// timeout has passed (one export round and one exporter flush, each bounded by it). Returns
-/// whether the worker confirmed in time.
+/// Blocks until every span submitted before the call has been handed to the exporters and their
+/// `flush` has run, or until twice the export timeout has passed (one export round and one
+/// exporter flush, each bounded by it). Returns whether the worker confirmed in time. Spans an
+/// exporter still holds for a backend it cannot reach stay counted as [`Stats::held`].
 ///
 /// # Examples
 ///
