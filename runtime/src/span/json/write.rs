@@ -6,7 +6,7 @@
 //! are copied as they are instead of being escaped, and text is escaped eight bytes at a time:
 //! only a word that holds a `"`, a `\` or a control character is looked at byte by byte.
 
-use super::super::{SpanData, Value, attr};
+use super::super::{SpanData, Value};
 
 /// Appends `span` as one NDJSON line, with its trailing `\n`.
 pub(super) fn line(span: &SpanData, service_name: &str, out: &mut Vec<u8>) {
@@ -48,78 +48,22 @@ pub(super) fn line(span: &SpanData, service_name: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"}\n");
 }
 
-/// The flat `attributes` object: the keys of [`SpanData::for_each_flat_attribute`], in its order.
+/// The flat `attributes` object: the walk of [`SpanData::for_each_flat_attribute`], with each
+/// key written from its prefix and name.
 fn attributes(out: &mut Vec<u8>, sp: &SpanData) {
     out.push(b'{');
-    // Every entry but the user's own attributes starts with a comma: `thread.id` always comes
-    // right after them, so it is the one that decides.
-    pairs(out, &sp.attributes);
-    let mut comma = !sp.attributes.is_empty();
-    let mut key = |out: &mut Vec<u8>, k: &'static str| {
-        if comma {
+    let mut first = true;
+    sp.for_each_flat_attribute_parts(|prefix, name, v| {
+        if !first {
             out.push(b',');
         }
-        comma = true;
+        first = false;
         out.push(b'"');
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b"\":");
-    };
-    if !sp.target.is_empty() {
-        key(out, attr::TARGET);
-        string(out, &sp.target);
-    }
-    key(out, attr::THREAD_ID);
-    u64(out, sp.thread_id);
-    for (k, v) in &sp.inputs {
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(attr::INPUT_PREFIX.as_bytes());
-        escaped(out, k);
+        escaped(out, prefix);
+        escaped(out, name);
         out.extend_from_slice(b"\":");
         value(out, v);
-    }
-    if let Some(v) = &sp.output {
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(attr::OUTPUT.as_bytes());
-        out.extend_from_slice(b"\":");
-        value(out, v);
-    }
-    for (k, v) in &sp.tags {
-        out.extend_from_slice(b",\"");
-        out.extend_from_slice(attr::TAG_PREFIX.as_bytes());
-        escaped(out, k);
-        out.extend_from_slice(b"\":");
-        value(out, v);
-    }
-    for (k, text) in [(attr::LABEL, &sp.label), (attr::BRANCH, &sp.branch)] {
-        if let Some(t) = text {
-            out.extend_from_slice(b",\"");
-            out.extend_from_slice(k.as_bytes());
-            out.extend_from_slice(b"\":");
-            string(out, t);
-        }
-    }
-    let polls = if sp.polls > 0 {
-        [Some(u64::from(sp.polls)), Some(u64::from(sp.pending_polls)), Some(sp.busy_ns)]
-    } else {
-        [None; 3]
-    };
-    let counts = [
-        (attr::POLLS, polls[0]),
-        (attr::PENDING_POLLS, polls[1]),
-        (attr::BUSY_NS, polls[2]),
-        (attr::ITEMS, sp.items),
-        (attr::FIRST_ITEM_NS, sp.first_item_ns),
-        (attr::ALLOC_BYTES, sp.alloc_bytes),
-        (attr::ALLOC_PEAK, sp.alloc_peak),
-    ];
-    for (k, n) in counts {
-        if let Some(n) = n {
-            out.extend_from_slice(b",\"");
-            out.extend_from_slice(k.as_bytes());
-            out.extend_from_slice(b"\":");
-            u64(out, n);
-        }
-    }
+    });
     out.push(b'}');
 }
 
