@@ -67,6 +67,9 @@ struct State {
     failures_left: AtomicU32,
     reject_per_request: AtomicU64,
     gzip_requests: AtomicU64,
+    answer_delay_ms: AtomicU64,
+    in_progress: AtomicU64,
+    most_in_progress: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -91,6 +94,17 @@ impl State {
     fn refuse(&self) -> bool {
         self.requests.fetch_add(1, Ordering::SeqCst);
         self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
+
+    /// Counts a request as in progress for as long as the receiver is told to take over it.
+    async fn take_time(&self) {
+        let now = self.in_progress.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_progress.fetch_max(now, Ordering::SeqCst);
+        let delay = self.answer_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        self.in_progress.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn response(&self) -> ExportTraceServiceResponse {
@@ -137,6 +151,7 @@ impl TraceService for Grpc {
             self.0.gzip_requests.fetch_add(1, Ordering::SeqCst);
         }
         *lock(&self.0.headers) = headers;
+        self.0.take_time().await;
         if self.0.refuse() {
             return Err(tonic::Status::unavailable("receiver is warming up"));
         }
@@ -157,6 +172,7 @@ async fn http_handle(
     let gzip = headers.iter().any(|(k, v)| k == "content-encoding" && v == "gzip");
     *lock(&state.headers) = headers;
     let body = req.into_body().collect().await?.to_bytes();
+    state.take_time().await;
     let reply = |status: u16, body: Vec<u8>| {
         let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
         *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
@@ -203,21 +219,28 @@ type ServeFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send
 
 /// Runs `serve` on a new thread with its own tokio runtime, given a listener on a free loopback
 /// port and a channel that says stop; returns the address once it listens.
+/// The name of every receiver thread (runtime workers included), so a benchmark can tell the
+/// receiver's CPU time from the exporter's.
+pub const RECEIVER_THREAD: &str = "receiver";
+
 fn serve_on_thread(
     rt: tokio::runtime::Builder,
     serve: impl FnOnce(tokio::net::TcpListener, oneshot::Receiver<()>) -> ServeFuture + Send + 'static,
 ) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
     let mut rt = rt;
-    let rt = rt.enable_all().build().expect("receiver runtime");
+    let rt = rt.enable_all().thread_name(RECEIVER_THREAD).build().expect("receiver runtime");
     let (stop_tx, stop_rx) = oneshot::channel();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            serve(listener, stop_rx).await;
-        });
-    });
+    let thread = std::thread::Builder::new()
+        .name(RECEIVER_THREAD.into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                serve(listener, stop_rx).await;
+            });
+        })
+        .expect("receiver thread");
     let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("receiver did not start");
     (addr, stop_tx, thread)
 }
@@ -374,6 +397,16 @@ impl Receiver {
         self.state.reject_per_request.store(n, Ordering::SeqCst);
     }
 
+    /// Answers each request `delay` after it arrived, as a collector far away or under load does.
+    pub fn delay_answers(&self, delay: Duration) {
+        self.state.answer_delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// The most requests the receiver has had in progress at once.
+    pub fn most_concurrent(&self) -> u64 {
+        self.state.most_in_progress.load(Ordering::SeqCst)
+    }
+
     /// Requests received, refused ones included.
     pub fn requests(&self) -> u64 {
         self.state.requests.load(Ordering::SeqCst)
@@ -431,7 +464,7 @@ struct Counts {
 }
 
 #[derive(Debug, Clone)]
-struct Counting(Arc<Counts>);
+struct Counting(Arc<Counts>, Duration);
 
 #[tonic::async_trait]
 impl TraceService for Counting {
@@ -457,31 +490,47 @@ impl TraceService for Counting {
         self.0.spans.fetch_add(spans, Ordering::SeqCst);
         self.0.bad_ids.fetch_add(bad, Ordering::SeqCst);
         self.0.requests.fetch_add(1, Ordering::SeqCst);
+        if !self.1.is_zero() {
+            tokio::time::sleep(self.1).await;
+        }
         Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
     }
 }
 
 impl CountingReceiver {
-    /// Starts a receiver on a free loopback port (accepts gzip).
+    /// Starts a receiver on a free loopback port (accepts gzip), decoding on one thread.
     pub fn grpc() -> CountingReceiver {
+        CountingReceiver::grpc_with(1, Duration::ZERO)
+    }
+
+    /// Starts a receiver decoding on `threads` threads (a tokio multi-thread runtime when more
+    /// than one, as a collector uses every core) that answers each request `delay` after it
+    /// decoded it (a collector one network hop away).
+    pub fn grpc_with(threads: usize, delay: Duration) -> CountingReceiver {
         let counts = Arc::new(Counts::default());
         let c = counts.clone();
-        let (addr, stop, thread) =
-            serve_on_thread(tokio::runtime::Builder::new_current_thread(), move |listener, stop| {
-                Box::pin(async move {
-                    let svc = TraceServiceServer::new(Counting(c))
-                        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
-                        .max_decoding_message_size(64 << 20);
-                    // As collectors do: without TCP_NODELAY, Nagle's algorithm holds back the
-                    // server's small frames (window updates, answers) for a delayed ACK, and every
-                    // large request waits tens of milliseconds.
-                    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-                    tokio::select! {
-                        _ = tonic::transport::Server::builder().add_service(svc).serve_with_incoming(incoming) => {}
-                        _ = stop => {}
-                    }
-                })
-            });
+        let rt = if threads > 1 {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(threads);
+            b
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        let (addr, stop, thread) = serve_on_thread(rt, move |listener, stop| {
+            Box::pin(async move {
+                let svc = TraceServiceServer::new(Counting(c, delay))
+                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+                    .max_decoding_message_size(64 << 20);
+                // As collectors do: without TCP_NODELAY, Nagle's algorithm holds back the
+                // server's small frames (window updates, answers) for a delayed ACK, and every
+                // large request waits tens of milliseconds.
+                let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                tokio::select! {
+                    _ = tonic::transport::Server::builder().add_service(svc).serve_with_incoming(incoming) => {}
+                    _ = stop => {}
+                }
+            })
+        });
         CountingReceiver { addr, counts, stop: Some(stop), thread: Some(thread) }
     }
 

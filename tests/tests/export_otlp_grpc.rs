@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind as PSpanKind, status::StatusCode as PCode};
-use tracewell::export::{Exporter, OtlpGrpcExporter};
+use tracewell::export::{Exporter, OtlpGrpcExporter, Settlement};
 use tracewell::{SpanData, SpanId, SpanKind, TraceId};
 use tracewell_tests::receiver::Receiver;
 
@@ -141,6 +141,9 @@ fn unavailable_three_times_then_ok_loses_nothing() {
     let mut e = OtlpGrpcExporter::new(&rx.endpoint()).unwrap().timeout(Duration::from_secs(20));
     let spans = batch(10);
     rt.block_on(e.export(&spans)).unwrap();
+    assert!(e.last_export_held(), "the batch is in flight, settled when answered");
+    rt.block_on(e.flush()).unwrap();
+    assert_eq!(e.take_settled(), [Settlement::Delivered]);
     assert_eq!(rx.requests(), 4);
     let got: Vec<String> = rx.spans().into_iter().map(|r| r.span.name).collect();
     assert_eq!(got, (0..10).map(|i| format!("s{i}")).collect::<Vec<_>>());
@@ -155,6 +158,8 @@ fn partial_success_is_counted() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut e = OtlpGrpcExporter::new(&rx.endpoint()).unwrap();
     rt.block_on(e.export(&batch(5))).unwrap();
+    rt.block_on(e.flush()).unwrap();
+    assert_eq!(e.take_settled(), [Settlement::Delivered], "a partial success is a delivery");
     let h = tracewell::health().into_iter().find(|h| h.target == rx.endpoint()).unwrap();
     assert_eq!(h.spans_rejected, 2);
 }
@@ -164,12 +169,65 @@ fn unreachable_backend_gives_up_within_its_timeout_and_counts() {
     let port = tracewell_tests::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let mut e = OtlpGrpcExporter::new(&endpoint).unwrap().timeout(Duration::from_millis(700));
+    // One request at a time: the export itself waits and fails.
+    let mut e = OtlpGrpcExporter::new(&endpoint).unwrap().timeout(Duration::from_millis(700)).max_in_flight(1);
     let t = Instant::now();
     let err = rt.block_on(e.export(&batch(3))).unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert!(err.to_string().starts_with("otlp-grpc: cannot reach backend"), "{err}");
+    assert!(!e.last_export_held());
     let h = tracewell::health().into_iter().find(|h| h.target == endpoint).unwrap();
     assert_eq!((h.spans_dropped, h.connected), (3, false));
     assert!(h.last_error.is_some());
+    drop(e);
+
+    // In flight (the default): the exports return at once, and the batches settle as dropped
+    // within the timeout, the spans given back for a fallback.
+    let mut e = OtlpGrpcExporter::new(&endpoint).unwrap().timeout(Duration::from_millis(700));
+    e.keep_undelivered();
+    let t = Instant::now();
+    rt.block_on(e.export(&batch(3))).unwrap();
+    rt.block_on(e.export(&batch(2))).unwrap();
+    assert!(e.last_export_held());
+    assert!(t.elapsed() < Duration::from_millis(500), "the exports did not wait: {:?}", t.elapsed());
+    rt.block_on(e.flush()).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(e.take_settled(), [Settlement::Dropped, Settlement::Dropped]);
+    assert_eq!(e.take_undelivered().len(), 5);
+    let h = tracewell::health().into_iter().find(|h| h.target == endpoint).unwrap();
+    assert_eq!((h.spans_dropped, h.connected), (5, false), "the first exporter's entry left with it");
+}
+
+#[test]
+fn batches_overlap_in_flight_up_to_the_limit_and_count_as_held_until_answered() {
+    let _one = PIPELINE.lock().unwrap_or_else(|e| e.into_inner());
+    let rx = Receiver::grpc();
+    // A collector that takes 150 ms over every request, as one far away or under load does.
+    rx.delay_answers(Duration::from_millis(150));
+    let exporter = OtlpGrpcExporter::new(&rx.endpoint()).unwrap().max_in_flight(3);
+    let guard = tracewell::builder()
+        .max_export_batch_size(100)
+        .scheduled_delay(Duration::from_millis(5))
+        .exporter(exporter)
+        .install()
+        .unwrap();
+    for _ in 0..1000 {
+        tracewell::in_span("job", || ());
+    }
+    // While the receiver sits on them, the batches count as held: in flight, not exported.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut held = tracewell::stats();
+    while held.held == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+        held = tracewell::stats();
+    }
+    assert!(held.held > 0 && held.held.is_multiple_of(100), "{held:?}");
+    assert!(held.in_flight >= held.held, "{held:?}");
+    assert!(held.exported + held.held <= 1000, "{held:?}");
+    assert!(tracewell::flush());
+    let stats = tracewell::stats();
+    assert_eq!((stats.exported, stats.held, stats.in_flight), (1000, 0, 0), "{stats:?}");
+    assert_eq!(rx.span_count(), 1000);
+    assert_eq!(rx.most_concurrent(), 3, "three requests overlapped at the receiver, never more");
+    drop(guard);
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind as PSpanKind;
-use tracewell::export::{Exporter, OtlpHttpExporter};
+use tracewell::export::{Exporter, OtlpHttpExporter, Settlement};
 use tracewell::{SpanData, SpanId, SpanKind, TraceId};
 use tracewell_tests::receiver::Receiver;
 
@@ -85,6 +85,9 @@ fn service_unavailable_three_times_then_ok_loses_nothing() {
         })
         .collect();
     rt.block_on(e.export(&batch)).unwrap();
+    assert!(e.last_export_held(), "the batch is in flight, settled when answered");
+    rt.block_on(e.flush()).unwrap();
+    assert_eq!(e.take_settled(), [Settlement::Delivered]);
     assert_eq!(rx.requests(), 4);
     assert_eq!(rx.span_count(), 20);
     let h = tracewell::health().into_iter().find(|h| h.target.starts_with(&rx.endpoint())).unwrap();
@@ -96,13 +99,51 @@ fn client_errors_drop_the_batch_and_count_it() {
     let rx = Receiver::http();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     // The receiver answers 404 for any other path: not retried.
-    let mut e = OtlpHttpExporter::new(&format!("{}/wrong", rx.endpoint())).unwrap();
+    let health = || {
+        tracewell::health()
+            .into_iter()
+            .find(|h| h.target.ends_with("/wrong") && h.target.starts_with(&rx.endpoint()))
+            .unwrap()
+    };
+    // One request at a time: the export itself fails.
+    let mut e = OtlpHttpExporter::new(&format!("{}/wrong", rx.endpoint())).unwrap().max_in_flight(1);
     let err = rt.block_on(e.export(&[SpanData::default()])).unwrap_err();
     assert!(err.to_string().contains("HTTP 404"), "{err}");
     assert_eq!(rx.requests(), 1);
-    let h = tracewell::health()
-        .into_iter()
-        .find(|h| h.target.ends_with("/wrong") && h.target.starts_with(&rx.endpoint()))
+    assert_eq!(health().spans_dropped, 1);
+    drop(e);
+    // In flight (the default): the batch settles as dropped, its spans given back if asked.
+    let mut e = OtlpHttpExporter::new(&format!("{}/wrong", rx.endpoint())).unwrap();
+    e.keep_undelivered();
+    rt.block_on(e.export(&[SpanData::default(), SpanData::default()])).unwrap();
+    rt.block_on(e.flush()).unwrap();
+    assert_eq!(e.take_settled(), [Settlement::Dropped]);
+    assert_eq!(e.take_undelivered().len(), 2);
+    assert_eq!(rx.requests(), 2, "not retried");
+    let h = health();
+    assert_eq!(h.spans_dropped, 2);
+    assert!(h.last_error.unwrap().contains("HTTP 404"));
+}
+
+#[test]
+fn batches_overlap_in_flight_up_to_the_limit() {
+    let _one = PIPELINE.lock().unwrap_or_else(|e| e.into_inner());
+    let rx = Receiver::http();
+    rx.delay_answers(Duration::from_millis(150));
+    let exporter = OtlpHttpExporter::new(&format!("{}/v1/traces", rx.endpoint())).unwrap();
+    let guard = tracewell::builder()
+        .max_export_batch_size(50)
+        .scheduled_delay(Duration::from_millis(5))
+        .exporter(exporter)
+        .install()
         .unwrap();
-    assert_eq!(h.spans_dropped, 1);
+    for _ in 0..1000 {
+        tracewell::in_span("job", || ());
+    }
+    assert!(tracewell::flush());
+    let stats = tracewell::stats();
+    assert_eq!((stats.exported, stats.held, stats.in_flight), (1000, 0, 0), "{stats:?}");
+    assert_eq!(rx.span_count(), 1000);
+    assert_eq!(rx.most_concurrent(), 4, "the default: four requests at once, on four connections");
+    drop(guard);
 }

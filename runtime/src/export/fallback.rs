@@ -37,7 +37,8 @@ pub struct Fallback<P, F> {
 
 impl<P: Exporter, F: Exporter> Fallback<P, F> {
     /// Wraps `primary` so what it cannot deliver goes to `fallback`.
-    pub fn new(primary: P, fallback: F) -> Self {
+    pub fn new(mut primary: P, fallback: F) -> Self {
+        primary.keep_undelivered();
         Fallback { primary, fallback, ledger: Ledger::default() }
     }
 
@@ -195,6 +196,10 @@ impl<P: Exporter, F: Exporter> Exporter for Fallback<P, F> {
 
     fn take_undelivered(&mut self) -> Vec<SpanData> {
         self.fallback.take_undelivered()
+    }
+
+    fn keep_undelivered(&mut self) {
+        self.fallback.keep_undelivered();
     }
 
     fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {

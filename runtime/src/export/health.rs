@@ -62,8 +62,8 @@ pub fn health() -> Vec<ExporterHealth> {
     reg.iter().filter_map(Weak::upgrade).map(|h| h.lock().unwrap_or_else(|e| e.into_inner()).clone()).collect()
 }
 
-/// An exporter's handle to its own health entry.
-#[derive(Debug)]
+/// An exporter's handle to its own health entry (clones share it).
+#[derive(Debug, Clone)]
 pub(crate) struct HealthCell(Arc<Mutex<ExporterHealth>>);
 
 impl HealthCell {

@@ -11,15 +11,18 @@
 //!   reaches the user's program.
 //! - `flush` is called by [`crate::flush`], `shutdown` once when the pipeline stops.
 //! - An exporter that keeps a batch for a later attempt (a retry buffer while its backend is
-//!   away) returns `Ok`, says so in [`Exporter::last_export_held`], and later reports the batch
-//!   delivered or dropped through [`Exporter::take_settled`], in the order it held them. Until
-//!   then the pipeline counts those spans as held, not exported ([`crate::Stats::held`]).
+//!   away), or whose request for it is still in flight (the OTLP exporters), returns `Ok`, says
+//!   so in [`Exporter::last_export_held`], and later reports the batch delivered or dropped
+//!   through [`Exporter::take_settled`], in the order it held them. Until then the pipeline
+//!   counts those spans as held, not exported ([`crate::Stats::held`]).
 
 mod fallback;
 mod file;
 mod health;
 #[cfg(any(feature = "otlp-http", feature = "zipkin"))]
 mod httpc;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod inflight;
 mod memory;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod otlp;
@@ -161,6 +164,12 @@ pub trait Exporter: Send + std::fmt::Debug + 'static {
     fn take_undelivered(&mut self) -> Vec<SpanData> {
         Vec::new()
     }
+
+    /// Asks the exporter to keep what it needs to give the spans of a held batch back through
+    /// [`Exporter::take_undelivered`] should it give up on it. [`Fallback::new`] calls it on its
+    /// primary. An exporter that can give them back anyway, or never holds, keeps the default
+    /// (nothing to do).
+    fn keep_undelivered(&mut self) {}
 
     /// Whether the batch of the last `export` call, which returned `Ok`, is held for a later
     /// attempt rather than delivered. The default, `false`, means an `Ok` export is a delivery.

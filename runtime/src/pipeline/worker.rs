@@ -34,6 +34,8 @@ pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, co
     loop {
         let deadline = Instant::now() + delay;
         w.drain(&rt, &mut exporters);
+        // Batches in flight may have been answered while the worker slept.
+        w.settle(&mut exporters);
         let mut stop = None;
         let mut flushes = Vec::new();
         while let Ok(msg) = control.try_recv() {

@@ -13,7 +13,8 @@ use super::trace_client::TraceClient;
 use super::wire::RequestEncoder;
 use super::{Attempt, Settings, proto, send_with_retries};
 use crate::export::health::HealthCell;
-use crate::export::{BoxFuture, ExportError, Exporter};
+use crate::export::inflight::InFlight;
+use crate::export::{BoxFuture, ExportError, Exporter, Settlement};
 use crate::span::SpanData;
 
 const NAME: &str = "otlp-grpc";
@@ -25,7 +26,8 @@ const NAME: &str = "otlp-grpc";
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (default
 /// `http://localhost:4317`), `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,...`),
 /// `OTEL_EXPORTER_OTLP_TIMEOUT` (ms, default 10000), `OTEL_EXPORTER_OTLP_COMPRESSION` (`gzip`),
-/// `OTEL_RESOURCE_ATTRIBUTES`; for an `https://` endpoint (feature `tls`),
+/// `OTEL_RESOURCE_ATTRIBUTES`, `TRACEWELL_OTLP_MAX_IN_FLIGHT` (requests in flight at once,
+/// default 4, see [`OtlpGrpcExporter::max_in_flight`]); for an `https://` endpoint (feature `tls`),
 /// `OTEL_EXPORTER_OTLP_CERTIFICATE` (a PEM file of CA certificates trusted on top of the system's
 /// roots), `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `OTEL_EXPORTER_OTLP_CLIENT_KEY` (PEM files,
 /// for mutual TLS). Each `OTEL_EXPORTER_OTLP_*` variable has an `OTEL_EXPORTER_OTLP_TRACES_*`
@@ -69,6 +71,7 @@ pub struct OtlpGrpcExporter {
     client: Option<TraceClient>,
     health: HealthCell,
     requests: RequestEncoder,
+    in_flight: InFlight,
 }
 
 impl std::fmt::Debug for OtlpGrpcExporter {
@@ -80,6 +83,7 @@ impl std::fmt::Debug for OtlpGrpcExporter {
             .field("headers", &headers)
             .field("timeout", &self.settings.timeout)
             .field("gzip", &self.settings.gzip)
+            .field("max_in_flight", &self.settings.max_in_flight)
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +108,7 @@ impl OtlpGrpcExporter {
             metadata: MetadataMap::new(),
             client: None,
             requests: RequestEncoder::default(),
+            in_flight: InFlight::new(NAME, settings.max_in_flight),
             settings,
         }
     }
@@ -216,7 +221,13 @@ impl Exporter for OtlpGrpcExporter {
 
     fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
-            let client = match self.client() {
+            // Built inside the runtime the requests run on, where tonic spawns its connection.
+            let io = self.in_flight.runtime();
+            let client = {
+                let _in_io = io.as_ref().map(tokio::runtime::Handle::enter);
+                self.client()
+            };
+            let client = match client {
                 Ok(c) => c,
                 Err(message) => {
                     let err = ExportError::Rejected { exporter: NAME, message };
@@ -227,33 +238,72 @@ impl Exporter for OtlpGrpcExporter {
             };
             // Encoded once: a retry resends the same bytes.
             let encoded = prost::bytes::Bytes::from(self.requests.encode(&self.resource, batch));
-            let metadata = &self.metadata;
-            send_with_retries(NAME, &self.health, batch.len(), self.settings.timeout, |left| {
-                let mut client = client.clone();
-                let mut request = tonic::Request::new(encoded.clone());
-                *request.metadata_mut() = metadata.clone();
-                request.set_timeout(left);
-                async move {
-                    match client.export(request).await {
-                        Ok(resp) => {
-                            let partial = resp.into_inner().partial_success.unwrap_or_default();
-                            Attempt::Delivered {
-                                rejected: partial.rejected_spans.max(0) as u64,
-                                message: partial.error_message,
-                            }
-                        }
-                        Err(status) => classify(&status),
-                    }
-                }
-            })
-            .await
+            let request =
+                send(client, encoded, self.metadata.clone(), self.health.clone(), batch.len(), self.settings.timeout);
+            self.in_flight.send(batch, request).await
+        })
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.in_flight.finish_all().await;
+            Ok(())
         })
     }
 
     fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        self.client = None;
-        Box::pin(std::future::ready(Ok(())))
+        Box::pin(async move {
+            self.in_flight.shutdown().await;
+            self.client = None;
+            Ok(())
+        })
     }
+
+    fn last_export_held(&self) -> bool {
+        self.in_flight.last_held()
+    }
+
+    fn take_settled(&mut self) -> Vec<Settlement> {
+        self.in_flight.take_settled()
+    }
+
+    fn take_undelivered(&mut self) -> Vec<SpanData> {
+        self.in_flight.take_undelivered()
+    }
+
+    fn keep_undelivered(&mut self) {
+        self.in_flight.keep_spans();
+    }
+}
+
+/// One batch's `Export` call with its retries, owning all it needs so it can run in flight.
+async fn send(
+    client: TraceClient,
+    encoded: prost::bytes::Bytes,
+    metadata: MetadataMap,
+    health: HealthCell,
+    spans: usize,
+    timeout: Duration,
+) -> Result<(), ExportError> {
+    send_with_retries(NAME, &health, spans, timeout, |left| {
+        let mut client = client.clone();
+        let mut request = tonic::Request::new(encoded.clone());
+        *request.metadata_mut() = metadata.clone();
+        request.set_timeout(left);
+        async move {
+            match client.export(request).await {
+                Ok(resp) => {
+                    let partial = resp.into_inner().partial_success.unwrap_or_default();
+                    Attempt::Delivered {
+                        rejected: partial.rejected_spans.max(0) as u64,
+                        message: partial.error_message,
+                    }
+                }
+                Err(status) => classify(&status),
+            }
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use prost::Message;
 use super::{Attempt, Settings, proto, send_with_retries};
 use crate::export::health::HealthCell;
 use crate::export::httpc;
-use crate::export::{BoxFuture, ExportError, Exporter};
+use crate::export::inflight::InFlight;
+use crate::export::{BoxFuture, ExportError, Exporter, Settlement};
 use crate::span::SpanData;
 
 const NAME: &str = "otlp-http";
@@ -22,7 +23,8 @@ const NAME: &str = "otlp-http";
 /// default): `OTEL_EXPORTER_OTLP_ENDPOINT` (base URL; `/v1/traces` is appended, default
 /// `http://localhost:4318`) or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is),
 /// `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT` (ms), `OTEL_EXPORTER_OTLP_COMPRESSION`
-/// (`gzip`), `OTEL_RESOURCE_ATTRIBUTES`; for an `https://` endpoint (feature `tls`),
+/// (`gzip`), `OTEL_RESOURCE_ATTRIBUTES`, `TRACEWELL_OTLP_MAX_IN_FLIGHT` (requests in flight at
+/// once, default 4, see [`OtlpHttpExporter::max_in_flight`]); for an `https://` endpoint (feature `tls`),
 /// `OTEL_EXPORTER_OTLP_CERTIFICATE` (a PEM file of CA certificates trusted on top of the system's
 /// roots), `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `OTEL_EXPORTER_OTLP_CLIENT_KEY` (PEM files,
 /// for mutual TLS). Each `OTEL_EXPORTER_OTLP_*` variable has an `OTEL_EXPORTER_OTLP_TRACES_*`
@@ -61,6 +63,7 @@ pub struct OtlpHttpExporter {
     client: Option<httpc::HttpClient>,
     health: HealthCell,
     requests: super::wire::RequestEncoder,
+    in_flight: InFlight,
 }
 
 impl std::fmt::Debug for OtlpHttpExporter {
@@ -71,6 +74,7 @@ impl std::fmt::Debug for OtlpHttpExporter {
             .field("headers", &headers)
             .field("timeout", &self.settings.timeout)
             .field("gzip", &self.settings.gzip)
+            .field("max_in_flight", &self.settings.max_in_flight)
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +99,7 @@ impl OtlpHttpExporter {
             headers: Vec::new(),
             client: None,
             requests: super::wire::RequestEncoder::default(),
+            in_flight: InFlight::new(NAME, settings.max_in_flight),
             settings,
         }
     }
@@ -142,29 +147,79 @@ impl Exporter for OtlpHttpExporter {
             let encoded = self.requests.encode(&self.resource, batch);
             let gzip = self.settings.gzip;
             let body = Bytes::from(if gzip { httpc::gzip(&encoded) } else { encoded });
-            let headers = &self.headers;
-            send_with_retries(NAME, &self.health, batch.len(), self.settings.timeout, |_left| {
-                let (client, uri, body) = (client.clone(), uri.clone(), body.clone());
-                async move {
-                    let reply = httpc::post(client, uri, headers, "application/x-protobuf", gzip, body).await;
-                    httpc::classify(reply, |r| {
-                        let partial = ExportTraceServiceResponse::decode(&r.body[..])
-                            .ok()
-                            .and_then(|resp| resp.partial_success)
-                            .unwrap_or_default();
-                        Attempt::Delivered {
-                            rejected: partial.rejected_spans.max(0) as u64,
-                            message: partial.error_message,
-                        }
-                    })
-                }
-            })
-            .await
+            let request = send(
+                client,
+                uri,
+                self.headers.clone(),
+                gzip,
+                body,
+                self.health.clone(),
+                batch.len(),
+                self.settings.timeout,
+            );
+            // hyper spawns its connections on the runtime the request runs on: the I/O thread's
+            // when requests are in flight.
+            self.in_flight.send(batch, request).await
+        })
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.in_flight.finish_all().await;
+            Ok(())
         })
     }
 
     fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        self.client = None;
-        Box::pin(std::future::ready(Ok(())))
+        Box::pin(async move {
+            self.in_flight.shutdown().await;
+            self.client = None;
+            Ok(())
+        })
     }
+
+    fn last_export_held(&self) -> bool {
+        self.in_flight.last_held()
+    }
+
+    fn take_settled(&mut self) -> Vec<Settlement> {
+        self.in_flight.take_settled()
+    }
+
+    fn take_undelivered(&mut self) -> Vec<SpanData> {
+        self.in_flight.take_undelivered()
+    }
+
+    fn keep_undelivered(&mut self) {
+        self.in_flight.keep_spans();
+    }
+}
+
+/// One batch's `POST` with its retries, owning all it needs so it can run in flight.
+#[allow(clippy::too_many_arguments)]
+async fn send(
+    client: httpc::HttpClient,
+    uri: hyper::Uri,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    gzip: bool,
+    body: Bytes,
+    health: HealthCell,
+    spans: usize,
+    timeout: std::time::Duration,
+) -> Result<(), ExportError> {
+    send_with_retries(NAME, &health, spans, timeout, |_left| {
+        let (client, uri, body) = (client.clone(), uri.clone(), body.clone());
+        let headers = &headers;
+        async move {
+            let reply = httpc::post(client, uri, headers, "application/x-protobuf", gzip, body).await;
+            httpc::classify(reply, |r| {
+                let partial = ExportTraceServiceResponse::decode(&r.body[..])
+                    .ok()
+                    .and_then(|resp| resp.partial_success)
+                    .unwrap_or_default();
+                Attempt::Delivered { rejected: partial.rejected_spans.max(0) as u64, message: partial.error_message }
+            })
+        }
+    })
+    .await
 }

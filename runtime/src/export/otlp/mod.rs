@@ -34,6 +34,10 @@ pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 /// The OTLP/HTTP default endpoint (traces path included).
 pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
 
+/// The most requests an OTLP exporter keeps in flight, whatever it is configured with: each one
+/// holds an encoded batch.
+const MAX_IN_FLIGHT_CAP: usize = 64;
+
 /// What both OTLP transports are configured with.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
@@ -43,6 +47,8 @@ pub(crate) struct Settings {
     pub gzip: bool,
     pub service_name: String,
     pub resource_attributes: Vec<(String, String)>,
+    /// Requests in flight at once (`TRACEWELL_OTLP_MAX_IN_FLIGHT`).
+    pub max_in_flight: usize,
     /// The extra CA and client identity for `https://` endpoints.
     #[cfg(feature = "tls")]
     pub tls: super::tls::TlsPem,
@@ -57,6 +63,7 @@ impl Settings {
             gzip: false,
             service_name: "unknown_service".into(),
             resource_attributes: Vec::new(),
+            max_in_flight: super::inflight::DEFAULT_MAX_IN_FLIGHT,
             #[cfg(feature = "tls")]
             tls: super::tls::TlsPem::default(),
         }
@@ -150,6 +157,18 @@ pub(crate) fn from_lookup(
             _ => return Err(ConfigError::Invalid { var, value: v, reason: "expected gzip or none".into() }),
         };
     }
+    if let Some(v) = get("TRACEWELL_OTLP_MAX_IN_FLIGHT") {
+        s.max_in_flight = match v.trim().parse::<usize>() {
+            Ok(n @ 1..=MAX_IN_FLIGHT_CAP) => n,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    var: "TRACEWELL_OTLP_MAX_IN_FLIGHT",
+                    value: v,
+                    reason: format!("expected a whole number from 1 to {MAX_IN_FLIGHT_CAP}"),
+                });
+            }
+        };
+    }
     if let Some(v) = get("OTEL_RESOURCE_ATTRIBUTES") {
         s.resource_attributes = proto::parse_pairs("OTEL_RESOURCE_ATTRIBUTES", &v)?;
     }
@@ -188,6 +207,17 @@ macro_rules! otlp_setters {
         /// Time limit of one export including its retries (default 10 s).
         pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
             self.settings.timeout = timeout;
+            self
+        }
+
+        /// How many requests may be in flight at once (default 4, at most 64;
+        /// `TRACEWELL_OTLP_MAX_IN_FLIGHT`). With more than one, an export hands its batch to
+        /// the exporter's own I/O thread and returns; the batch counts as held
+        /// ([`crate::Stats::held`]) until the backend answers, and the next export waits only
+        /// when the limit is reached. 1 means each export waits for its answer.
+        pub fn max_in_flight(mut self, requests: usize) -> Self {
+            self.settings.max_in_flight = requests.clamp(1, super::MAX_IN_FLIGHT_CAP);
+            self.in_flight = crate::export::inflight::InFlight::new(NAME, self.settings.max_in_flight);
             self
         }
 
@@ -273,6 +303,9 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
             ("OTEL_RESOURCE_ATTRIBUTES", "x"),
+            ("TRACEWELL_OTLP_MAX_IN_FLIGHT", "0"),
+            ("TRACEWELL_OTLP_MAX_IN_FLIGHT", "many"),
+            ("TRACEWELL_OTLP_MAX_IN_FLIGHT", "65"),
         ] {
             let err = build(&[(var, value)]).unwrap_err().to_string();
             assert!(err.starts_with(&format!("{var}=")), "{err}");
@@ -317,5 +350,8 @@ mod tests {
         assert_eq!(build(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).unwrap().name(), "otlp-grpc");
         let e = build(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).unwrap();
         assert!(format!("{e:?}").contains("http://collector:4318/v1/traces"), "{e:?}");
+        assert!(format!("{e:?}").contains("max_in_flight: 4"), "the default: {e:?}");
+        let e = build(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("TRACEWELL_OTLP_MAX_IN_FLIGHT", " 8")]).unwrap();
+        assert!(format!("{e:?}").contains("max_in_flight: 8"), "{e:?}");
     }
 }

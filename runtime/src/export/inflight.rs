@@ -1,0 +1,341 @@
+//! Several batches on the wire at once, for the OTLP exporters.
+//!
+//! An exporter that waits for each answer before it sends the next batch is bound by the round
+//! trip: a collector 20 ms away takes at most one batch per 20 ms, whatever its capacity, and a
+//! local one spends the time it decodes a batch with the exporter idle. [`InFlight`] instead
+//! starts each request as a task on a small runtime of its own thread, reports the batch held
+//! (see [`Exporter::last_export_held`](super::Exporter::last_export_held)) and settles it when
+//! the answer comes, oldest first. At most `limit` requests are in flight; the next export waits
+//! for the oldest one, so memory stays bounded (`limit` encoded requests) and a slow backend
+//! slows the worker down, which then drops and counts spans at the rings as it would for any
+//! slow exporter.
+//!
+//! The requests run on their own thread because the batch worker parks between batches: a task
+//! on the worker's runtime would only make progress while an export is being driven.
+//!
+//! With a limit of 1 nothing is held and no thread is started: each export sends its batch and
+//! waits for the answer.
+
+use std::collections::VecDeque;
+use std::future::Future;
+
+use futures_util::FutureExt;
+use tokio::runtime::Handle;
+use tokio::task::{JoinError, JoinHandle};
+
+use super::{ExportError, Settlement};
+use crate::span::SpanData;
+
+/// Requests in flight per exporter unless configured (`TRACEWELL_OTLP_MAX_IN_FLIGHT`).
+pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 4;
+
+/// The requests an exporter has in flight, and what became of those that finished.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    name: &'static str,
+    limit: usize,
+    io: Option<IoThread>,
+    /// The I/O thread could not be started; exports wait for their answers instead.
+    io_failed: bool,
+    pending: VecDeque<Pending>,
+    settled: Vec<Settlement>,
+    /// Spans of batches that failed, kept only after [`InFlight::keep_spans`].
+    undelivered: Vec<SpanData>,
+    keep_spans: bool,
+    last_held: bool,
+}
+
+#[derive(Debug)]
+struct Pending {
+    task: JoinHandle<Result<(), ExportError>>,
+    spans: usize,
+    kept: Option<Vec<SpanData>>,
+}
+
+impl InFlight {
+    /// At most `limit` (at least 1) requests of the exporter `name` in flight.
+    pub(crate) fn new(name: &'static str, limit: usize) -> InFlight {
+        InFlight {
+            name,
+            limit: limit.max(1),
+            io: None,
+            io_failed: false,
+            pending: VecDeque::new(),
+            settled: Vec::new(),
+            undelivered: Vec::new(),
+            keep_spans: false,
+            last_held: false,
+        }
+    }
+
+    /// The runtime the requests run on, started on first use; `None` when each export waits for
+    /// its answer (a limit of 1, or no thread could be started). An exporter builds its client
+    /// inside this runtime (`Handle::enter`), so the client's connection tasks run there too.
+    pub(crate) fn runtime(&mut self) -> Option<Handle> {
+        if self.limit == 1 || self.io_failed {
+            return None;
+        }
+        if self.io.is_none() {
+            match IoThread::start(self.name) {
+                Ok(io) => self.io = Some(io),
+                Err(e) => {
+                    self.io_failed = true;
+                    crate::pipeline::log_error(format_args!(
+                        "{}: cannot start the I/O thread ({e}); each export now waits for its answer",
+                        self.name
+                    ));
+                    return None;
+                }
+            }
+        }
+        self.io.as_ref().map(|io| io.handle.clone())
+    }
+
+    /// From now on, keeps the spans of each batch in flight, so that those of a batch that fails
+    /// can be given back through [`InFlight::take_undelivered`] (a `Fallback` sends them on).
+    pub(crate) fn keep_spans(&mut self) {
+        self.keep_spans = true;
+    }
+
+    /// Sends `batch` through `request`: in flight, when a runtime is running (waiting first for
+    /// the oldest request if `limit` are in flight), or here, waiting for the answer.
+    ///
+    /// # Errors
+    ///
+    /// The request's own error, when it ran here.
+    pub(crate) async fn send<F>(&mut self, batch: &[SpanData], request: F) -> Result<(), ExportError>
+    where
+        F: Future<Output = Result<(), ExportError>> + Send + 'static,
+    {
+        self.last_held = false;
+        let Some(rt) = self.runtime() else { return request.await };
+        while self.pending.len() >= self.limit {
+            self.settle_oldest().await;
+        }
+        let kept = self.keep_spans.then(|| batch.to_vec());
+        self.pending.push_back(Pending { task: rt.spawn(request), spans: batch.len(), kept });
+        self.last_held = true;
+        Ok(())
+    }
+
+    /// Whether the last [`InFlight::send`] left its batch in flight.
+    pub(crate) fn last_held(&self) -> bool {
+        self.last_held
+    }
+
+    /// Waits for every request in flight to finish.
+    pub(crate) async fn finish_all(&mut self) {
+        while !self.pending.is_empty() {
+            self.settle_oldest().await;
+        }
+    }
+
+    /// Waits for every request in flight, then stops the I/O thread.
+    pub(crate) async fn shutdown(&mut self) {
+        self.finish_all().await;
+        self.io = None;
+    }
+
+    /// What became of the batches in flight that finished since the last call, oldest first;
+    /// stops at the oldest one still in flight.
+    pub(crate) fn take_settled(&mut self) -> Vec<Settlement> {
+        while let Some(front) = self.pending.front_mut() {
+            if !front.task.is_finished() {
+                break;
+            }
+            let Some(result) = (&mut front.task).now_or_never() else { break };
+            self.record(result);
+        }
+        std::mem::take(&mut self.settled)
+    }
+
+    /// The spans of failed batches, when kept (see [`InFlight::keep_spans`]).
+    pub(crate) fn take_undelivered(&mut self) -> Vec<SpanData> {
+        std::mem::take(&mut self.undelivered)
+    }
+
+    /// Waits for the oldest request. It leaves the queue only once finished, so a wait that is
+    /// cancelled (the worker's own export timeout) loses nothing.
+    async fn settle_oldest(&mut self) {
+        let Some(front) = self.pending.front_mut() else { return };
+        let result = (&mut front.task).await;
+        self.record(result);
+    }
+
+    /// Settles the oldest request with its result.
+    fn record(&mut self, result: Result<Result<(), ExportError>, JoinError>) {
+        let Some(p) = self.pending.pop_front() else { return };
+        let error = match result {
+            Ok(Ok(())) => {
+                self.settled.push(Settlement::Delivered);
+                return;
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) if e.is_panic() => format!("{}: panicked while sending", self.name),
+            Err(_) => format!("{}: cancelled at shutdown", self.name),
+        };
+        crate::pipeline::log_error(format_args!("export of {} spans failed: {error}", p.spans));
+        self.settled.push(Settlement::Dropped);
+        if let Some(spans) = p.kept {
+            self.undelivered.extend(spans);
+        }
+    }
+}
+
+/// A current-thread runtime on a thread of its own, running until dropped.
+#[derive(Debug)]
+struct IoThread {
+    handle: Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl IoThread {
+    fn start(name: &'static str) -> std::io::Result<IoThread> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let handle = rt.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name(format!("tracewell-{name}")).spawn(move || {
+            rt.block_on(async {
+                let _ = stopped.await;
+            });
+            // Dropping the runtime cancels what is still running.
+        })?;
+        Ok(IoThread { handle, stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for IoThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    fn spans(n: usize) -> Vec<SpanData> {
+        (0..n).map(|i| SpanData { name: format!("s{i}").into(), ..SpanData::default() }).collect()
+    }
+
+    fn failure() -> ExportError {
+        ExportError::Unavailable { exporter: "test", message: "down".into() }
+    }
+
+    /// A request finished by the test: `Ok` or a failure, when the sender says so.
+    fn gated() -> (tokio::sync::oneshot::Sender<bool>, impl Future<Output = Result<(), ExportError>> + Send + 'static) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<bool>();
+        (tx, async move { if rx.await.unwrap_or(false) { Ok(()) } else { Err(failure()) } })
+    }
+
+    fn wait_settled(f: &mut InFlight, n: usize) -> Vec<Settlement> {
+        let mut out = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while out.len() < n && std::time::Instant::now() < deadline {
+            out.extend(f.take_settled());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        out
+    }
+
+    #[test]
+    fn settles_in_the_order_held_whatever_order_answers_come_in() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut f = InFlight::new("test", 4);
+        f.keep_spans();
+        let (a, ra) = gated();
+        let (b, rb) = gated();
+        let (c, rc) = gated();
+        for (req, n) in [(ra, 1), (rb, 2), (rc, 3)] {
+            rt.block_on(f.send(&spans(n), req)).unwrap();
+            assert!(f.last_held());
+        }
+        // The newest answers first and fails; the oldest is still out: nothing settles.
+        c.send(false).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(f.take_settled(), []);
+        b.send(true).unwrap();
+        a.send(true).unwrap();
+        assert_eq!(wait_settled(&mut f, 3), [Settlement::Delivered, Settlement::Delivered, Settlement::Dropped]);
+        let back = f.take_undelivered();
+        assert_eq!(back.iter().map(|s| s.name.to_string()).collect::<Vec<_>>(), ["s0", "s1", "s2"]);
+        assert!(f.take_undelivered().is_empty());
+    }
+
+    #[test]
+    fn never_more_than_the_limit_in_flight() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut f = InFlight::new("test", 2);
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        for _ in 0..10 {
+            let (running, most) = (running.clone(), most.clone());
+            rt.block_on(f.send(&spans(1), async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            }))
+            .unwrap();
+        }
+        rt.block_on(f.finish_all());
+        assert_eq!(f.take_settled(), [Settlement::Delivered; 10]);
+        assert_eq!(most.load(Ordering::SeqCst), 2, "two ran together, never three");
+        assert!(f.take_undelivered().is_empty(), "spans are only kept when asked");
+    }
+
+    #[test]
+    fn a_cancelled_wait_loses_no_settlement() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut f = InFlight::new("test", 2);
+        let (a, ra) = gated();
+        let (b, rb) = gated();
+        rt.block_on(f.send(&spans(1), ra)).unwrap();
+        rt.block_on(f.send(&spans(1), rb)).unwrap();
+        // A third export waits for the oldest; the worker's timeout cancels that wait.
+        let (_c, rc) = gated();
+        let waited =
+            rt.block_on(async { tokio::time::timeout(Duration::from_millis(30), f.send(&spans(1), rc)).await });
+        assert!(waited.is_err(), "the send waited for room");
+        a.send(true).unwrap();
+        b.send(false).unwrap();
+        assert_eq!(wait_settled(&mut f, 2), [Settlement::Delivered, Settlement::Dropped]);
+    }
+
+    #[test]
+    fn one_at_a_time_waits_for_the_answer_on_the_callers_runtime() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut f = InFlight::new("test", 1);
+        assert!(f.runtime().is_none(), "no thread for one request at a time");
+        assert!(rt.block_on(f.send(&spans(1), async { Err(failure()) })).is_err());
+        assert!(!f.last_held());
+        rt.block_on(f.send(&spans(1), async { Ok(()) })).unwrap();
+        assert_eq!(f.take_settled(), []);
+    }
+
+    #[test]
+    fn shutdown_stops_the_thread_after_the_last_answer() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut f = InFlight::new("test", 3);
+        for _ in 0..3 {
+            rt.block_on(f.send(&spans(2), async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Ok(())
+            }))
+            .unwrap();
+        }
+        rt.block_on(f.shutdown());
+        assert_eq!(f.take_settled(), [Settlement::Delivered; 3]);
+        assert!(f.io.is_none());
+    }
+}
