@@ -2,19 +2,26 @@
 //! opentelemetry-otlp's tonic `SpanExporter`, both sending to the same counting receiver
 //! (tonic's `TraceService` server decoding every request in full) in the same run.
 //!
-//! Each iteration exports one batch of 512 spans shaped like `#[traced]` output (two inputs, a
-//! structured output, a tag, a branch, a parent). opentelemetry-otlp is given the same spans as
+//! Each batch is 512 spans shaped like `#[traced]` output (two inputs, a structured output, a
+//! tag, a branch, a parent). opentelemetry-otlp is given the same spans as
 //! `opentelemetry_sdk::trace::SpanData`: the same attribute keys and values (the structured
 //! output, which its `Value` cannot hold, as its JSON text), the same scope and a resource with
 //! the same `service.name`. Its `export` takes the batch by value, as the SDK's batch processor
-//! hands it over; the copy made for each call is not timed.
+//! hands it over; the copies are made before the clock starts.
 //!
-//! After the criterion group, each exporter sends about 1M spans (2048 batches, the two
-//! alternating batch by batch) and the spans/s of both are printed. The receiver's counts are
-//! checked against what each exporter sent, for the criterion runs and for the 1M spans.
+//! tracewell runs twice: with its default of 4 requests in flight, and with 1 (each export waits
+//! for its answer, as opentelemetry-otlp's does). A measurement of N batches ends when the last
+//! of them has been answered (`flush`), so it covers the requests in flight too.
 //!
-//! Both exporters and the receiver share the machine: on 2 cores the receiver's decoding
-//! competes with the exporter for CPU, and each export waits for the receiver's answer.
+//! After the criterion group, each of the three sends about 1M spans (2048 batches, in chunks of
+//! 16 taking turns) to three receivers: decoding on one thread; on two threads, as a collector
+//! uses every core; and on two threads answering 2 ms after decoding, as a collector a network hop
+//! away. Printed: spans/s, the ratio to opentelemetry-otlp, and the CPU time per span of the
+//! exporter's threads and of the receiver's. The receiver's counts are checked against what each
+//! exporter sent, for the criterion runs and for the 1M spans.
+//!
+//! Exporters and receiver share the machine: on 2 cores the receiver's decoding competes with the
+//! exporter for CPU.
 //!
 //! Run: `cargo bench -p tracewell-tests --bench export_otlp`
 
@@ -28,10 +35,10 @@ use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value as
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData as OtelSpan, SpanEvents, SpanExporter as _, SpanLinks};
-use tracewell::export::{Exporter, OtlpGrpcExporter};
+use tracewell::export::{Exporter, OtlpGrpcExporter, Settlement};
 use tracewell::{SpanData, SpanKind, Value};
 use tracewell_tests::bench_batch;
-use tracewell_tests::receiver::{CountingReceiver, Receiver};
+use tracewell_tests::receiver::{CountingReceiver, RECEIVER_THREAD, Receiver};
 
 const BATCH: usize = 512;
 /// Batches per exporter in the ~1M-span run.
@@ -106,17 +113,29 @@ fn otel_batch(batch: &[SpanData]) -> Vec<OtelSpan> {
         .collect()
 }
 
-/// Both exporters, set up alike (no compression, 10 s timeout, lazy connection).
+/// The exporters, set up alike (no compression, 10 s timeout, lazy connection): tracewell with
+/// its default of 4 requests in flight, tracewell with 1 (each export waits for its answer, as
+/// opentelemetry-otlp's does), and opentelemetry-otlp.
 struct Contenders {
     rt: tokio::runtime::Runtime,
     tracewell: OtlpGrpcExporter,
+    tracewell_one: OtlpGrpcExporter,
     otel: opentelemetry_otlp::SpanExporter,
+}
+
+/// Who sends a chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Tracewell,
+    TracewellOne,
+    Otel,
 }
 
 impl Contenders {
     fn new(endpoint: &str) -> Contenders {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let tracewell = OtlpGrpcExporter::new(endpoint).expect("endpoint").service_name(SERVICE);
+        let tracewell_one = OtlpGrpcExporter::new(endpoint).expect("endpoint").service_name(SERVICE).max_in_flight(1);
         // tonic's channel spawns its connection task on the runtime it is built in.
         let mut otel = {
             let _in_rt = rt.enter();
@@ -128,20 +147,35 @@ impl Contenders {
                 .expect("opentelemetry-otlp exporter")
         };
         otel.set_resource(&Resource::builder().with_service_name(SERVICE).build());
-        Contenders { rt, tracewell, otel }
+        Contenders { rt, tracewell, tracewell_one, otel }
     }
 
-    fn tracewell(&mut self, batch: &[SpanData]) -> Duration {
-        let t = Instant::now();
-        self.rt.block_on(self.tracewell.export(batch)).expect("tracewell export succeeds");
-        t.elapsed()
-    }
-
-    fn otel(&mut self, batch: &[OtelSpan]) -> Duration {
-        let owned = batch.to_vec();
-        let t = Instant::now();
-        self.rt.block_on(self.otel.export(owned)).expect("opentelemetry-otlp export succeeds");
-        t.elapsed()
+    /// Sends `n` batches and waits until the receiver has answered every one; the time taken.
+    /// opentelemetry-otlp's copies of the batch (its `export` takes it by value) are made before
+    /// the clock starts.
+    fn send(&mut self, who: Who, n: usize, batch: &[SpanData], otel: &[OtelSpan]) -> Duration {
+        match who {
+            Who::Tracewell | Who::TracewellOne => {
+                let e = if who == Who::Tracewell { &mut self.tracewell } else { &mut self.tracewell_one };
+                let t = Instant::now();
+                for _ in 0..n {
+                    self.rt.block_on(e.export(batch)).expect("tracewell export succeeds");
+                }
+                self.rt.block_on(e.flush()).expect("tracewell flush");
+                let took = t.elapsed();
+                let settled = e.take_settled();
+                assert!(settled.iter().all(|s| *s == Settlement::Delivered), "{settled:?}");
+                took
+            }
+            Who::Otel => {
+                let copies: Vec<Vec<OtelSpan>> = (0..n).map(|_| otel.to_vec()).collect();
+                let t = Instant::now();
+                for owned in copies {
+                    self.rt.block_on(self.otel.export(owned)).expect("opentelemetry-otlp export succeeds");
+                }
+                t.elapsed()
+            }
+        }
     }
 }
 
@@ -151,9 +185,9 @@ fn check_equivalent(batch: &[SpanData], otel: &[OtelSpan]) {
     use prost::Message;
     let rx = Receiver::grpc();
     let mut c = Contenders::new(&rx.endpoint());
-    c.tracewell(batch);
+    c.send(Who::Tracewell, 1, batch, otel);
     let ours = rx.spans();
-    c.otel(otel);
+    c.send(Who::Otel, 1, batch, otel);
     let all = rx.spans();
     let theirs = &all[ours.len()..];
     assert_eq!((ours.len(), theirs.len()), (batch.len(), batch.len()));
@@ -190,80 +224,90 @@ fn otlp_grpc(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(20);
     g.measurement_time(Duration::from_secs(5));
-
-    let (mut sent, before) = (0u64, rx.spans());
-    g.bench_function("tracewell", |b| {
-        b.iter_custom(|iters| {
-            sent += iters * BATCH as u64;
-            (0..iters).map(|_| exporters.tracewell(&batch)).sum()
-        })
-    });
-    assert_eq!(rx.spans() - before, sent, "the receiver counted what tracewell sent");
-
-    let (mut sent, before) = (0u64, rx.spans());
-    g.bench_function("opentelemetry_otlp", |b| {
-        b.iter_custom(|iters| {
-            sent += iters * BATCH as u64;
-            (0..iters).map(|_| exporters.otel(&otel)).sum()
-        })
-    });
-    assert_eq!(rx.spans() - before, sent, "the receiver counted what opentelemetry-otlp sent");
+    for (name, who) in [
+        ("tracewell", Who::Tracewell),
+        ("tracewell_one_in_flight", Who::TracewellOne),
+        ("opentelemetry_otlp", Who::Otel),
+    ] {
+        let (mut sent, before) = (0u64, rx.spans());
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                sent += iters * BATCH as u64;
+                exporters.send(who, iters as usize, &batch, &otel)
+            })
+        });
+        assert_eq!(rx.spans() - before, sent, "the receiver counted what {name} sent");
+    }
     g.finish();
     // `cargo bench` passes `--bench`; without it criterion only checks that each benchmark runs.
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    drop((exporters, rx));
+    million(&batch, &otel, "receiver decoding on 1 thread", CountingReceiver::grpc());
+    million(&batch, &otel, "receiver decoding on 2 threads", CountingReceiver::grpc_with(2, Duration::ZERO));
+    million(
+        &batch,
+        &otel,
+        "receiver decoding on 2 threads, answering 2 ms later",
+        CountingReceiver::grpc_with(2, Duration::from_millis(2)),
+    );
+}
 
-    // About 1M spans from each, a batch from one then a batch from the other, so a change in
-    // the machine's load falls on both alike.
-    let total = (MILLION_BATCHES * BATCH) as u64;
-    let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
-    let (mut ours_cpu, mut theirs_cpu) = (0u64, 0u64);
-    let mut counted = (0, 0);
-    for _ in 0..MILLION_BATCHES {
-        let before = rx.spans();
-        let cpu = thread_cpu_ns();
-        ours += exporters.tracewell(&batch);
-        let middle = rx.spans();
-        let cpu_middle = thread_cpu_ns();
-        theirs += exporters.otel(&otel);
-        ours_cpu += cpu_middle - cpu;
-        theirs_cpu += thread_cpu_ns() - cpu_middle;
-        counted.0 += middle - before;
-        counted.1 += rx.spans() - middle;
+/// About 1M spans from each contender to `rx`, in chunks of 16 batches taking turns, so a change
+/// in the machine's load falls on all alike; each chunk is timed until its last answer, so no
+/// contender's requests are still in flight while another's are timed. Prints spans/s and the
+/// CPU time per span of the exporter's threads and of the receiver's.
+fn million(batch: &[SpanData], otel: &[OtelSpan], label: &str, rx: CountingReceiver) {
+    const CHUNK: usize = 16;
+    let mut exporters = Contenders::new(&rx.endpoint());
+    let all = [Who::Tracewell, Who::TracewellOne, Who::Otel];
+    let (mut took, mut counted) = ([Duration::ZERO; 3], [0u64; 3]);
+    let (mut cpu, mut rx_cpu) = ([0u64; 3], [0u64; 3]);
+    for _ in 0..MILLION_BATCHES / CHUNK {
+        for (i, who) in all.into_iter().enumerate() {
+            let (before, cpu_before) = (rx.spans(), cpu_ns());
+            took[i] += exporters.send(who, CHUNK, batch, otel);
+            let cpu_after = cpu_ns();
+            cpu[i] += cpu_after.0 - cpu_before.0;
+            rx_cpu[i] += cpu_after.1 - cpu_before.1;
+            counted[i] += rx.spans() - before;
+        }
     }
-    assert_eq!(counted, (total, total), "the receiver counted what tracewell and opentelemetry-otlp sent");
+    let total = (MILLION_BATCHES * BATCH) as u64;
+    assert_eq!(counted, [total; 3], "the receiver counted what each sent");
     assert_eq!(rx.bad_ids(), 0, "every span arrived with 16-byte trace and 8-byte span ids");
     let rate = |d: Duration| total as f64 / d.as_secs_f64();
-    println!(
-        "{total} spans each: tracewell {:.2} s ({:.0} spans/s), opentelemetry-otlp {:.2} s ({:.0} spans/s), ratio {:.2}x",
-        ours.as_secs_f64(),
-        rate(ours),
-        theirs.as_secs_f64(),
-        rate(theirs),
-        rate(ours) / rate(theirs)
-    );
-    println!("receiver: {} spans in {} requests, all counted", rx.spans(), rx.requests());
-    // The exporters' whole client side (encoding, tonic's connection task, the socket writes)
-    // runs on this thread's current-thread runtime: its CPU time is what exporting costs the
-    // process, whatever the receiver does.
-    let per_span = |ns: u64| ns as f64 / total as f64;
-    println!(
-        "exporting thread CPU per span: tracewell {:.0} ns, opentelemetry-otlp {:.0} ns, ratio {:.2}x",
-        per_span(ours_cpu),
-        per_span(theirs_cpu),
-        theirs_cpu as f64 / ours_cpu as f64
-    );
+    println!("{total} spans each, {label}:");
+    for (i, name) in ["tracewell", "tracewell, 1 in flight", "opentelemetry-otlp"].into_iter().enumerate() {
+        println!(
+            "  {name:<24} {:>6.2} s {:>9.0} spans/s  {:>5.2}x opentelemetry-otlp  \
+             CPU per span: exporter {:>5.0} ns, receiver {:>5.0} ns",
+            took[i].as_secs_f64(),
+            rate(took[i]),
+            rate(took[i]) / rate(took[2]),
+            cpu[i] as f64 / total as f64,
+            rx_cpu[i] as f64 / total as f64,
+        );
+    }
 }
 
-/// CPU time this thread has run, in nanoseconds (`/proc/thread-self/schedstat`, Linux).
-fn thread_cpu_ns() -> u64 {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").expect("Linux /proc/thread-self/schedstat");
-    text.split_whitespace().next().and_then(|n| n.parse().ok()).expect("schedstat starts with the run time in ns")
+/// CPU time the threads of this process have run, in nanoseconds: `(exporter, receiver)`, the
+/// receiver's threads being those named [`RECEIVER_THREAD`] and the exporter's all others (the
+/// exporters' calling thread, tracewell's I/O thread, tonic's tasks). Linux `/proc`.
+fn cpu_ns() -> (u64, u64) {
+    let (mut exporter, mut receiver) = (0, 0);
+    for task in std::fs::read_dir("/proc/self/task").expect("Linux /proc/self/task").flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        let ran = stat.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        if comm.trim_end() == RECEIVER_THREAD { receiver += ran } else { exporter += ran }
+    }
+    (exporter, receiver)
 }
 
-/// `EXPORT_OTLP_PROFILE=tracewell:N` (or `opentelemetry_otlp:N`): only N batches from one
-/// exporter, no criterion, for `valgrind --tool=callgrind`.
+/// `EXPORT_OTLP_PROFILE=who:N` (`tracewell`, `tracewell_one` or `opentelemetry_otlp`): only N
+/// batches from one exporter, no criterion, for `perf record` or `valgrind --tool=callgrind`.
 fn profile(spec: &str) {
     let (who, n) = spec.split_once(':').unwrap_or((spec, "200"));
     let n: usize = n.parse().expect("EXPORT_OTLP_PROFILE=who:batches");
@@ -271,11 +315,13 @@ fn profile(spec: &str) {
     let otel = otel_batch(&batch);
     let rx = CountingReceiver::grpc();
     let mut exporters = Contenders::new(&rx.endpoint());
-    let took: Duration = match who {
-        "tracewell" => (0..n).map(|_| exporters.tracewell(&batch)).sum(),
-        "opentelemetry_otlp" => (0..n).map(|_| exporters.otel(&otel)).sum(),
-        _ => panic!("EXPORT_OTLP_PROFILE names tracewell or opentelemetry_otlp"),
+    let contender = match who {
+        "tracewell" => Who::Tracewell,
+        "tracewell_one" => Who::TracewellOne,
+        "opentelemetry_otlp" => Who::Otel,
+        _ => panic!("EXPORT_OTLP_PROFILE names tracewell, tracewell_one or opentelemetry_otlp"),
     };
+    let took = exporters.send(contender, n, &batch, &otel);
     assert_eq!(rx.spans(), (n * BATCH) as u64);
     println!("{who}: {n} batches in {:.3} s", took.as_secs_f64());
 }
