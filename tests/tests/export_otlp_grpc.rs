@@ -231,3 +231,32 @@ fn batches_overlap_in_flight_up_to_the_limit_and_count_as_held_until_answered() 
     assert_eq!(rx.most_concurrent(), 3, "three requests overlapped at the receiver, never more");
     drop(guard);
 }
+
+#[test]
+fn an_answer_settles_its_batch_without_waiting_for_the_next_interval() {
+    let _one = PIPELINE.lock().unwrap_or_else(|e| e.into_inner());
+    let rx = Receiver::grpc();
+    rx.delay_answers(Duration::from_millis(100));
+    let exporter = OtlpGrpcExporter::new(&rx.endpoint()).unwrap();
+    // The worker wakes when this thread's queue is half full (500 spans), or after a minute.
+    let guard = tracewell::builder()
+        .max_queue_size(1000)
+        .max_export_batch_size(100)
+        .scheduled_delay(Duration::from_secs(60))
+        .exporter(exporter)
+        .install()
+        .unwrap();
+    for _ in 0..600 {
+        tracewell::in_span("job", || ());
+    }
+    // Each answer wakes the worker: it settles the batch and takes the spans left in the queue.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut stats = tracewell::stats();
+    while (stats.exported, stats.held) != (600, 0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+        stats = tracewell::stats();
+    }
+    assert_eq!((stats.submitted, stats.exported, stats.held, stats.in_flight), (600, 600, 0, 0), "{stats:?}");
+    assert_eq!(rx.span_count(), 600);
+    drop(guard);
+}

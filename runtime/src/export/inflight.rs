@@ -19,9 +19,8 @@
 use std::collections::VecDeque;
 use std::future::Future;
 
-use futures_util::FutureExt;
 use tokio::runtime::Handle;
-use tokio::task::{JoinError, JoinHandle};
+use tokio::sync::oneshot;
 
 use super::{ExportError, Settlement};
 use crate::span::SpanData;
@@ -47,7 +46,8 @@ pub(crate) struct InFlight {
 
 #[derive(Debug)]
 struct Pending {
-    task: JoinHandle<Result<(), ExportError>>,
+    /// The request's result, sent by its task before it wakes the caller.
+    answer: oneshot::Receiver<Result<(), ExportError>>,
     spans: usize,
     kept: Option<Vec<SpanData>>,
 }
@@ -113,7 +113,17 @@ impl InFlight {
             self.settle_oldest().await;
         }
         let kept = self.keep_spans.then(|| batch.to_vec());
-        self.pending.push_back(Pending { task: rt.spawn(request), spans: batch.len(), kept });
+        // The caller is the batch worker, which may be parked until its next interval: the
+        // result goes out first, then the worker is woken to settle the batch, so `stats()`
+        // shows it exported (or dropped) at once. A task that panics or is cancelled drops its
+        // sender, which settles the batch as dropped.
+        let (tx, answer) = oneshot::channel();
+        let caller = std::thread::current();
+        rt.spawn(async move {
+            let _ = tx.send(request.await);
+            caller.unpark();
+        });
+        self.pending.push_back(Pending { answer, spans: batch.len(), kept });
         self.last_held = true;
         Ok(())
     }
@@ -140,11 +150,11 @@ impl InFlight {
     /// stops at the oldest one still in flight.
     pub(crate) fn take_settled(&mut self) -> Vec<Settlement> {
         while let Some(front) = self.pending.front_mut() {
-            if !front.task.is_finished() {
-                break;
+            match front.answer.try_recv() {
+                Ok(result) => self.record(Some(result)),
+                Err(oneshot::error::TryRecvError::Empty) => break,
+                Err(oneshot::error::TryRecvError::Closed) => self.record(None),
             }
-            let Some(result) = (&mut front.task).now_or_never() else { break };
-            self.record(result);
         }
         std::mem::take(&mut self.settled)
     }
@@ -158,21 +168,20 @@ impl InFlight {
     /// cancelled (the worker's own export timeout) loses nothing.
     async fn settle_oldest(&mut self) {
         let Some(front) = self.pending.front_mut() else { return };
-        let result = (&mut front.task).await;
+        let result = (&mut front.answer).await.ok();
         self.record(result);
     }
 
-    /// Settles the oldest request with its result.
-    fn record(&mut self, result: Result<Result<(), ExportError>, JoinError>) {
+    /// Settles the oldest request with its result, `None` when its task ended without one.
+    fn record(&mut self, result: Option<Result<(), ExportError>>) {
         let Some(p) = self.pending.pop_front() else { return };
         let error = match result {
-            Ok(Ok(())) => {
+            Some(Ok(())) => {
                 self.settled.push(Settlement::Delivered);
                 return;
             }
-            Ok(Err(e)) => e.to_string(),
-            Err(e) if e.is_panic() => format!("{}: panicked while sending", self.name),
-            Err(_) => format!("{}: cancelled at shutdown", self.name),
+            Some(Err(e)) => e.to_string(),
+            None => format!("{}: the request ended without an answer (it panicked or was cancelled)", self.name),
         };
         crate::pipeline::log_error(format_args!("export of {} spans failed: {error}", p.spans));
         self.settled.push(Settlement::Dropped);
@@ -321,6 +330,24 @@ mod tests {
         assert!(!f.last_held());
         rt.block_on(f.send(&spans(1), async { Ok(()) })).unwrap();
         assert_eq!(f.take_settled(), []);
+    }
+
+    #[test]
+    fn a_request_that_panics_settles_as_dropped() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut f = InFlight::new("test", 2);
+        f.keep_spans();
+        rt.block_on(f.send(&spans(3), async {
+            if true {
+                panic!("a bug in the request");
+            }
+            Ok(())
+        }))
+        .unwrap();
+        rt.block_on(f.send(&spans(1), async { Ok(()) })).unwrap();
+        rt.block_on(f.finish_all());
+        assert_eq!(f.take_settled(), [Settlement::Dropped, Settlement::Delivered]);
+        assert_eq!(f.take_undelivered().len(), 3);
     }
 
     #[test]
