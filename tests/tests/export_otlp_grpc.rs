@@ -246,17 +246,68 @@ fn an_answer_settles_its_batch_without_waiting_for_the_next_interval() {
         .exporter(exporter)
         .install()
         .unwrap();
+    // One span and a flush first, so the worker knows this thread's queue and sleeps.
+    tracewell::in_span("first", || ());
+    assert!(tracewell::flush());
     for _ in 0..600 {
         tracewell::in_span("job", || ());
     }
-    // Each answer wakes the worker: it settles the batch and takes the spans left in the queue.
+    // Half full, the queue woke the worker, which took what it held (at least 500 spans) and
+    // sent it. Each answer wakes the worker again to settle its batch, long before the interval.
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut stats = tracewell::stats();
-    while (stats.exported, stats.held) != (600, 0) && Instant::now() < deadline {
+    while !(stats.exported >= 500 && stats.held == 0) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
         stats = tracewell::stats();
     }
-    assert_eq!((stats.submitted, stats.exported, stats.held, stats.in_flight), (600, 600, 0, 0), "{stats:?}");
-    assert_eq!(rx.span_count(), 600);
+    assert!(stats.exported >= 500 && stats.held == 0, "{stats:?}");
+    assert_eq!(stats.submitted, stats.exported + stats.in_flight, "the rest is still queued: {stats:?}");
+    assert!(tracewell::flush());
+    let stats = tracewell::stats();
+    assert_eq!((stats.exported, stats.held, stats.in_flight), (601, 0, 0), "{stats:?}");
+    assert_eq!(rx.span_count(), 601);
+    drop(guard);
+}
+
+#[test]
+fn answers_wake_the_worker_to_settle_but_not_to_send_early() {
+    let _one = PIPELINE.lock().unwrap_or_else(|e| e.into_inner());
+    let rx = Receiver::grpc();
+    rx.delay_answers(Duration::from_millis(150));
+    let exporter = OtlpGrpcExporter::new(&rx.endpoint()).unwrap().max_in_flight(2);
+    let guard = tracewell::builder()
+        .max_queue_size(2000)
+        .max_export_batch_size(100)
+        .scheduled_delay(Duration::from_secs(60))
+        .exporter(exporter)
+        .install()
+        .unwrap();
+    // One span and a flush first, so the worker knows this thread's queue and sleeps.
+    tracewell::in_span("first", || ());
+    assert!(tracewell::flush());
+    assert_eq!(tracewell::stats().exported, 1);
+    // Past half full (1000 of 2000), the queue wakes the worker, which sends what it holds: about
+    // 12 batches, two at a time, each answered 150 ms later.
+    for _ in 0..1200 {
+        tracewell::in_span("job", || ());
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    // 80 more, far under half full: they wait for the interval (or a flush), not for an answer.
+    for _ in 0..80 {
+        tracewell::in_span("job", || ());
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut stats = tracewell::stats();
+    while !(stats.exported > 1000 && stats.held == 0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+        stats = tracewell::stats();
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let stats = tracewell::stats();
+    assert!((1001..=1201).contains(&stats.exported) && stats.held == 0, "{stats:?}");
+    assert_eq!(stats.in_flight, 1281 - stats.exported, "the rest is still queued: {stats:?}");
+    assert_eq!(rx.span_count() as u64, stats.exported, "no small batch went out on an answer");
+    assert!(tracewell::flush());
+    assert_eq!(tracewell::stats().exported, 1281);
     drop(guard);
 }

@@ -31,10 +31,15 @@ pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, co
         held: exporters.iter().map(|_| VecDeque::new()).collect(),
     };
     let delay = w.shared.config.scheduled_delay;
+    let mut deadline = Instant::now();
     loop {
-        let deadline = Instant::now() + delay;
-        w.drain(&rt, &mut exporters);
-        // Batches in flight may have been answered while the worker slept.
+        // Drain when the interval is up or a queue is half full. Other wake-ups (an exporter's
+        // request in flight was answered) only settle, so batches stay as large as the interval
+        // and the queues make them.
+        if Instant::now() >= deadline || w.queue_high() {
+            deadline = Instant::now() + delay;
+            w.drain(&rt, &mut exporters);
+        }
         w.settle(&mut exporters);
         let mut stop = None;
         let mut flushes = Vec::new();
@@ -76,7 +81,7 @@ pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, co
         // Sleep until the interval passes, a producer crosses the high-water mark, or a control
         // message arrives. The flag is set before the last emptiness check so no wake-up is lost.
         w.shared.sleeping.store(true, Ordering::SeqCst);
-        if w.rings.iter().any(|r| r.queue.len() >= w.shared.high_water) || !w.shared.new_rings.is_empty() {
+        if w.queue_high() {
             w.shared.sleeping.store(false, Ordering::SeqCst);
             continue;
         }
@@ -153,6 +158,11 @@ impl HeldBatch {
 }
 
 impl Worker {
+    /// Whether a queue is at least half full, or a new thread's queue waits to be adopted.
+    fn queue_high(&self) -> bool {
+        self.rings.iter().any(|r| r.queue.len() >= self.shared.high_water) || !self.shared.new_rings.is_empty()
+    }
+
     fn adopt(&mut self) {
         while let Some(r) = self.shared.new_rings.pop() {
             if let Ok(mut all) = self.shared.rings.lock() {
