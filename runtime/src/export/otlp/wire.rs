@@ -50,7 +50,7 @@ impl RequestEncoder {
         let scopes = self.group(batch);
         let mut out = Vec::with_capacity(self.last_len + self.last_len / 8 + 64);
         let w = &mut out;
-        let resource_spans = begin(w, 1);
+        let resource_spans = begin_reserving(w, 1, 3);
         if let Some((_, encoded)) = &self.resource {
             key(w, 1, LEN);
             varint(w, encoded.len() as u64);
@@ -58,12 +58,12 @@ impl RequestEncoder {
         }
         let mut at = 0;
         for (name, count) in scopes {
-            let scope_spans = begin(w, 2);
+            let scope_spans = begin_reserving(w, 2, 3);
             let scope = begin(w, 1);
             string(w, 1, name);
             end(w, scope);
             for &i in &self.order[at..at + count] {
-                let s = begin(w, 2);
+                let s = begin_reserving(w, 2, 2);
                 span_body(w, &batch[i as usize]);
                 end(w, s);
             }
@@ -126,27 +126,51 @@ fn key(w: &mut Vec<u8>, field: u32, wire_type: u32) {
     varint(w, u64::from(field << 3 | wire_type));
 }
 
-/// Starts a length-delimited field; returns where its body starts, for [`end`].
-fn begin(w: &mut Vec<u8>, field: u32) -> usize {
-    key(w, field, LEN);
-    w.push(0);
-    w.len()
+/// A length-delimited field being written: where its body starts and how many bytes were kept
+/// before it for the length.
+#[derive(Clone, Copy, Debug)]
+struct Open {
+    start: usize,
+    reserved: usize,
 }
 
-/// Writes the length of the body that started at `start`, moving the body up when its length
-/// needs more than the one byte kept for it.
-fn end(w: &mut Vec<u8>, start: usize) {
-    let len = w.len() - start;
-    if len < 0x80 {
-        w[start - 1] = len as u8;
-        return;
+/// Starts a length-delimited field expected to be shorter than 128 bytes; see [`end`].
+fn begin(w: &mut Vec<u8>, field: u32) -> Open {
+    begin_reserving(w, field, 1)
+}
+
+/// Starts a length-delimited field, keeping `reserved` bytes for its length: the size of the
+/// varint of the length expected (2 for a span, 3 for a whole batch), so the body does not have
+/// to move when it is done.
+fn begin_reserving(w: &mut Vec<u8>, field: u32, reserved: usize) -> Open {
+    key(w, field, LEN);
+    w.resize(w.len() + reserved, 0);
+    Open { start: w.len(), reserved }
+}
+
+/// Writes the length of the body of `open`, moving the body when its length's varint does not
+/// take the bytes kept for it (the encoding stays minimal, as prost writes it).
+fn end(w: &mut Vec<u8>, open: Open) {
+    let len = w.len() - open.start;
+    let mut prefix = [0u8; 10];
+    let mut n = 0;
+    let mut v = len as u64;
+    while v >= 0x80 {
+        prefix[n] = v as u8 | 0x80;
+        v >>= 7;
+        n += 1;
     }
-    let mut prefix = Vec::with_capacity(10);
-    varint(&mut prefix, len as u64);
-    let extra = prefix.len() - 1;
-    w.resize(w.len() + extra, 0);
-    w.copy_within(start..start + len, start + extra);
-    w[start - 1..start - 1 + prefix.len()].copy_from_slice(&prefix);
+    prefix[n] = v as u8;
+    n += 1;
+    let at = open.start - open.reserved;
+    if n > open.reserved {
+        w.resize(w.len() + n - open.reserved, 0);
+        w.copy_within(open.start..open.start + len, at + n);
+    } else if n < open.reserved {
+        w.copy_within(open.start..open.start + len, at + n);
+        w.truncate(at + n + len);
+    }
+    w[at..at + n].copy_from_slice(&prefix[..n]);
 }
 
 /// A proto3 `string` or `bytes` field made of `parts`: left out when empty.
@@ -325,14 +349,17 @@ mod tests {
     #[test]
     fn long_bodies_get_their_full_length() {
         let mut w = Vec::new();
-        for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
-            w.clear();
-            let start = begin(&mut w, 3);
-            w.extend(std::iter::repeat_n(7u8, len));
-            end(&mut w, start);
-            let mut expected = Vec::new();
-            prost::encoding::bytes::encode(3, &vec![7u8; len], &mut expected);
-            assert_eq!(w, expected, "{len}");
+        for reserved in 1..=4 {
+            for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000, 2_097_152] {
+                w.clear();
+                w.push(9); // something before the field, which must stay as it is
+                let start = begin_reserving(&mut w, 3, reserved);
+                w.extend(std::iter::repeat_n(7u8, len));
+                end(&mut w, start);
+                let mut expected = vec![9];
+                prost::encoding::bytes::encode(3, &vec![7u8; len], &mut expected);
+                assert!(w == expected, "{len} bytes with {reserved} kept for the length");
+            }
         }
     }
 }
