@@ -1,13 +1,18 @@
 //! The Zipkin exporter against a real HTTP receiver: JSON v2 spans as Zipkin reads them.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tracewell::SpanKind;
 use tracewell::export::ZipkinExporter;
 use tracewell_tests::receiver::Receiver;
 
+/// One pipeline per process: tests that install one take turns.
+static PIPELINE: Mutex<()> = Mutex::new(());
+
 #[test]
 fn spans_arrive_as_zipkin_v2_json() {
+    let _one = PIPELINE.lock().unwrap_or_else(|e| e.into_inner());
     let rx = Receiver::http();
     rx.fail_next(1);
     let guard = tracewell::builder()
@@ -55,5 +60,29 @@ fn spans_arrive_as_zipkin_v2_json() {
         }
     }
     assert_eq!(errors, 500);
+    drop(guard);
+}
+
+#[test]
+fn batches_overlap_in_flight_up_to_the_limit() {
+    let _one = PIPELINE.lock().unwrap_or_else(|e| e.into_inner());
+    let rx = Receiver::http();
+    // A server that takes 150 ms over every request.
+    rx.delay_answers(Duration::from_millis(150));
+    let exporter = ZipkinExporter::new(&format!("{}/api/v2/spans", rx.endpoint())).unwrap().max_in_flight(3);
+    let guard = tracewell::builder()
+        .max_export_batch_size(50)
+        .scheduled_delay(Duration::from_millis(5))
+        .exporter(exporter)
+        .install()
+        .unwrap();
+    for _ in 0..500 {
+        tracewell::in_span("job", || ());
+    }
+    assert!(tracewell::flush());
+    let stats = tracewell::stats();
+    assert_eq!((stats.exported, stats.held, stats.in_flight), (500, 0, 0), "{stats:?}");
+    assert_eq!(rx.zipkin_spans().len(), 500);
+    assert_eq!(rx.most_concurrent(), 3, "three requests at once, on three connections, never more");
     drop(guard);
 }

@@ -1,4 +1,4 @@
-//! Several batches on the wire at once, for the OTLP exporters.
+//! Several batches on the wire at once, for the OTLP and Zipkin exporters.
 //!
 //! An exporter that waits for each answer before it sends the next batch is bound by the round
 //! trip: a collector 20 ms away takes at most one batch per 20 ms, whatever its capacity, and a
@@ -25,11 +25,32 @@ use tokio::sync::oneshot;
 use super::{ExportError, Settlement};
 use crate::span::SpanData;
 
-/// Requests in flight per exporter unless configured (`TRACEWELL_OTLP_MAX_IN_FLIGHT`).
+/// Requests in flight per exporter unless configured (`TRACEWELL_OTLP_MAX_IN_FLIGHT`,
+/// `TRACEWELL_ZIPKIN_MAX_IN_FLIGHT`).
 pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
+/// The most requests an exporter keeps in flight, whatever it is configured with: each one holds
+/// an encoded batch.
+pub(crate) const MOST_IN_FLIGHT: usize = 64;
+
+/// Reads a limit of requests in flight from the variable `var`.
+///
+/// # Errors
+///
+/// [`crate::ConfigError::Invalid`] naming `var` unless `value` is a whole number from 1 to
+/// [`MOST_IN_FLIGHT`].
+pub(crate) fn parse_limit(var: &'static str, value: &str) -> Result<usize, crate::ConfigError> {
+    match value.trim().parse::<usize>() {
+        Ok(n @ 1..=MOST_IN_FLIGHT) => Ok(n),
+        _ => Err(crate::ConfigError::Invalid {
+            var,
+            value: value.to_owned(),
+            reason: format!("expected a whole number from 1 to {MOST_IN_FLIGHT}"),
+        }),
+    }
+}
+
 /// The requests an exporter has in flight, and what became of those that finished.
-#[derive(Debug)]
 pub(crate) struct InFlight {
     name: &'static str,
     limit: usize,
@@ -44,7 +65,12 @@ pub(crate) struct InFlight {
     last_held: bool,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InFlight").field("limit", &self.limit).field("in_flight", &self.pending.len()).finish()
+    }
+}
+
 struct Pending {
     /// The request's result, sent by its task before it wakes the caller.
     answer: oneshot::Receiver<Result<(), ExportError>>,

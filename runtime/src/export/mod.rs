@@ -11,7 +11,7 @@
 //!   reaches the user's program.
 //! - `flush` is called by [`crate::flush`], `shutdown` once when the pipeline stops.
 //! - An exporter that keeps a batch for a later attempt (a retry buffer while its backend is
-//!   away), or whose request for it is still in flight (the OTLP exporters), returns `Ok`, says
+//!   away), or whose request for it is still in flight (OTLP, Zipkin), returns `Ok`, says
 //!   so in [`Exporter::last_export_held`], and later reports the batch delivered or dropped
 //!   through [`Exporter::take_settled`], in the order it held them. Until then the pipeline
 //!   counts those spans as held, not exported ([`crate::Stats::held`]).
@@ -21,7 +21,7 @@ mod file;
 mod health;
 #[cfg(any(feature = "otlp-http", feature = "zipkin"))]
 mod httpc;
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http", feature = "zipkin"))]
 mod inflight;
 mod memory;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]

@@ -7,8 +7,9 @@ use serde_json::{Map, Value as J, json};
 
 use super::health::HealthCell;
 use super::httpc;
+use super::inflight::{self, InFlight};
 use super::retry::{Attempt, send_with_retries};
-use super::{BoxFuture, ExportError, Exporter};
+use super::{BoxFuture, ExportError, Exporter, Settlement};
 use crate::span::{SpanData, SpanKind, StatusCode, Value};
 
 const NAME: &str = "zipkin";
@@ -25,7 +26,8 @@ pub const DEFAULT_ZIPKIN_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
 ///
 /// Environment (`OTEL_TRACES_EXPORTER=zipkin`): `OTEL_EXPORTER_ZIPKIN_ENDPOINT` (default
 /// `http://localhost:9411/api/v2/spans`; `https://` with the `tls` feature),
-/// `OTEL_EXPORTER_ZIPKIN_TIMEOUT` (ms, default 10000). OpenTelemetry names no TLS variables for
+/// `OTEL_EXPORTER_ZIPKIN_TIMEOUT` (ms, default 10000), `TRACEWELL_ZIPKIN_MAX_IN_FLIGHT` (requests
+/// in flight at once, default 4, see [`ZipkinExporter::max_in_flight`]). OpenTelemetry names no TLS variables for
 /// Zipkin, so for an `https://` endpoint tracewell reads its own: `TRACEWELL_ZIPKIN_CA_CERT` (a
 /// PEM file of CA certificates trusted on top of the system's roots),
 /// `TRACEWELL_ZIPKIN_CLIENT_CERT` and `TRACEWELL_ZIPKIN_CLIENT_KEY` (PEM files, for mutual TLS).
@@ -62,6 +64,7 @@ pub struct ZipkinExporter {
     timeout: Duration,
     client: Option<httpc::HttpClient>,
     health: HealthCell,
+    in_flight: InFlight,
     #[cfg(feature = "tls")]
     tls: super::tls::TlsPem,
 }
@@ -105,9 +108,20 @@ impl ZipkinExporter {
             timeout: Duration::from_secs(10),
             client: None,
             health: HealthCell::new(NAME, endpoint.to_owned()),
+            in_flight: InFlight::new(NAME, inflight::DEFAULT_MAX_IN_FLIGHT),
             #[cfg(feature = "tls")]
             tls: super::tls::TlsPem::default(),
         })
+    }
+
+    /// How many requests may be in flight at once (default 4, at most 64;
+    /// `TRACEWELL_ZIPKIN_MAX_IN_FLIGHT`). With more than one, an export hands its batch to the
+    /// exporter's own I/O thread and returns; the batch counts as held ([`crate::Stats::held`])
+    /// until the server answers, and the next export waits only when the limit is reached. 1
+    /// means each export waits for its answer.
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.in_flight = InFlight::new(NAME, requests.clamp(1, inflight::MOST_IN_FLIGHT));
+        self
     }
 
     /// Also trusts the CA certificate(s) in `pem` (PEM text) for an `https://` endpoint, on top
@@ -164,6 +178,9 @@ impl ZipkinExporter {
         let mut e = ZipkinExporter::new(endpoint.trim())?.service_name(config.service_name.clone());
         if let Some(v) = get("OTEL_EXPORTER_ZIPKIN_TIMEOUT") {
             e = e.timeout(Duration::from_millis(super::parse_positive("OTEL_EXPORTER_ZIPKIN_TIMEOUT", &v)?));
+        }
+        if let Some(v) = get("TRACEWELL_ZIPKIN_MAX_IN_FLIGHT") {
+            e = e.max_in_flight(inflight::parse_limit("TRACEWELL_ZIPKIN_MAX_IN_FLIGHT", &v)?);
         }
         #[cfg(feature = "tls")]
         {
@@ -280,21 +297,60 @@ impl Exporter for ZipkinExporter {
             };
             let list: Vec<J> = batch.iter().map(|s| zipkin_span(s, &self.service_name)).collect();
             let body = Bytes::from(serde_json::to_vec(&list).unwrap_or_default());
-            send_with_retries(NAME, &self.health, batch.len(), self.timeout, |_left| {
-                let (client, uri, body) = (client.clone(), uri.clone(), body.clone());
-                async move {
-                    let reply = httpc::post(client, uri, &[], "application/json", false, body).await;
-                    httpc::classify(reply, |_| Attempt::Delivered { rejected: 0, message: String::new() })
-                }
-            })
-            .await
+            let request = send(client, uri, body, self.health.clone(), batch.len(), self.timeout);
+            self.in_flight.send(batch, request).await
+        })
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.in_flight.finish_all().await;
+            Ok(())
         })
     }
 
     fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        self.client = None;
-        Box::pin(std::future::ready(Ok(())))
+        Box::pin(async move {
+            self.in_flight.shutdown().await;
+            self.client = None;
+            Ok(())
+        })
     }
+
+    fn last_export_held(&self) -> bool {
+        self.in_flight.last_held()
+    }
+
+    fn take_settled(&mut self) -> Vec<Settlement> {
+        self.in_flight.take_settled()
+    }
+
+    fn take_undelivered(&mut self) -> Vec<SpanData> {
+        self.in_flight.take_undelivered()
+    }
+
+    fn keep_undelivered(&mut self) {
+        self.in_flight.keep_spans();
+    }
+}
+
+/// One batch's `POST` with its retries, owning all it needs so it can run in flight.
+async fn send(
+    client: httpc::HttpClient,
+    uri: hyper::Uri,
+    body: Bytes,
+    health: HealthCell,
+    spans: usize,
+    timeout: Duration,
+) -> Result<(), ExportError> {
+    send_with_retries(NAME, &health, spans, timeout, |_left| {
+        let (client, uri, body) = (client.clone(), uri.clone(), body.clone());
+        async move {
+            let reply = httpc::post(client, uri, &[], "application/json", false, body).await;
+            httpc::classify(reply, |_| Attempt::Delivered { rejected: 0, message: String::new() })
+        }
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -331,6 +387,11 @@ mod tests {
         let get = |k: &str| (k == "OTEL_EXPORTER_ZIPKIN_ENDPOINT").then(|| "zipkin:9411".to_owned());
         let err = ZipkinExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
         assert!(err.starts_with("OTEL_EXPORTER_ZIPKIN_ENDPOINT="), "{err}");
+        for bad in ["0", "65", "two"] {
+            let get = |k: &str| (k == "TRACEWELL_ZIPKIN_MAX_IN_FLIGHT").then(|| bad.to_owned());
+            let err = ZipkinExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("TRACEWELL_ZIPKIN_MAX_IN_FLIGHT=\"{bad}\"")), "{err}");
+        }
     }
 
     #[test]

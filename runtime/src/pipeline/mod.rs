@@ -277,8 +277,8 @@ pub struct Stats {
     /// Spans submitted but not yet exported or dropped (this includes `held`).
     pub in_flight: u64,
     /// Spans that no exporter has delivered yet but one holds for a later attempt, such as the
-    /// Redis exporter's retry buffer while Redis is away, or an OTLP request in flight that has
-    /// not been answered yet. They become `exported` when delivered, `dropped_export_failed` when
+    /// Redis exporter's retry buffer while Redis is away, or an OTLP or Zipkin request in flight
+    /// that has not been answered yet. They become `exported` when delivered, `dropped_export_failed` when
     /// the buffer overflows, the backend refuses them or the pipeline shuts down first.
     pub held: u64,
 }

@@ -34,10 +34,6 @@ pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 /// The OTLP/HTTP default endpoint (traces path included).
 pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
 
-/// The most requests an OTLP exporter keeps in flight, whatever it is configured with: each one
-/// holds an encoded batch.
-const MAX_IN_FLIGHT_CAP: usize = 64;
-
 /// What both OTLP transports are configured with.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
@@ -158,16 +154,7 @@ pub(crate) fn from_lookup(
         };
     }
     if let Some(v) = get("TRACEWELL_OTLP_MAX_IN_FLIGHT") {
-        s.max_in_flight = match v.trim().parse::<usize>() {
-            Ok(n @ 1..=MAX_IN_FLIGHT_CAP) => n,
-            _ => {
-                return Err(ConfigError::Invalid {
-                    var: "TRACEWELL_OTLP_MAX_IN_FLIGHT",
-                    value: v,
-                    reason: format!("expected a whole number from 1 to {MAX_IN_FLIGHT_CAP}"),
-                });
-            }
-        };
+        s.max_in_flight = super::inflight::parse_limit("TRACEWELL_OTLP_MAX_IN_FLIGHT", &v)?;
     }
     if let Some(v) = get("OTEL_RESOURCE_ATTRIBUTES") {
         s.resource_attributes = proto::parse_pairs("OTEL_RESOURCE_ATTRIBUTES", &v)?;
@@ -216,7 +203,7 @@ macro_rules! otlp_setters {
         /// ([`crate::Stats::held`]) until the backend answers, and the next export waits only
         /// when the limit is reached. 1 means each export waits for its answer.
         pub fn max_in_flight(mut self, requests: usize) -> Self {
-            self.settings.max_in_flight = requests.clamp(1, super::MAX_IN_FLIGHT_CAP);
+            self.settings.max_in_flight = requests.clamp(1, crate::export::inflight::MOST_IN_FLIGHT);
             self.in_flight = crate::export::inflight::InFlight::new(NAME, self.settings.max_in_flight);
             self
         }
