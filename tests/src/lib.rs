@@ -89,6 +89,25 @@ pub fn bench_batch(n: usize) -> Vec<SpanData> {
         .collect()
 }
 
+/// Installs a pipeline exporting through `exporter` in batches of `batch` spans, makes `n` spans,
+/// flushes, and checks that every one was exported and none is held or in flight. Returns the
+/// guard, so the caller decides when the pipeline stops.
+pub fn export_all(exporter: impl tracewell::export::Exporter, batch: usize, n: u64) -> tracewell::Guard {
+    let guard = tracewell::builder()
+        .max_export_batch_size(batch)
+        .scheduled_delay(Duration::from_millis(5))
+        .exporter(exporter)
+        .install()
+        .expect("pipeline");
+    for _ in 0..n {
+        tracewell::in_span("job", || ());
+    }
+    assert!(tracewell::flush(), "the worker confirmed the flush");
+    let stats = tracewell::stats();
+    assert_eq!((stats.exported, stats.held, stats.in_flight), (n, 0, 0), "{stats:?}");
+    guard
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("bind 127.0.0.1:0")

@@ -131,18 +131,7 @@ fn batches_overlap_in_flight_up_to_the_limit() {
     let rx = Receiver::http();
     rx.delay_answers(Duration::from_millis(150));
     let exporter = OtlpHttpExporter::new(&format!("{}/v1/traces", rx.endpoint())).unwrap();
-    let guard = tracewell::builder()
-        .max_export_batch_size(50)
-        .scheduled_delay(Duration::from_millis(5))
-        .exporter(exporter)
-        .install()
-        .unwrap();
-    for _ in 0..1000 {
-        tracewell::in_span("job", || ());
-    }
-    assert!(tracewell::flush());
-    let stats = tracewell::stats();
-    assert_eq!((stats.exported, stats.held, stats.in_flight), (1000, 0, 0), "{stats:?}");
+    let guard = tracewell_tests::export_all(exporter, 50, 1000);
     assert_eq!(rx.span_count(), 1000);
     assert_eq!(rx.most_concurrent(), 4, "the default: four requests at once, on four connections");
     drop(guard);

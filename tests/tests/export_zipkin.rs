@@ -70,18 +70,7 @@ fn batches_overlap_in_flight_up_to_the_limit() {
     // A server that takes 150 ms over every request.
     rx.delay_answers(Duration::from_millis(150));
     let exporter = ZipkinExporter::new(&format!("{}/api/v2/spans", rx.endpoint())).unwrap().max_in_flight(3);
-    let guard = tracewell::builder()
-        .max_export_batch_size(50)
-        .scheduled_delay(Duration::from_millis(5))
-        .exporter(exporter)
-        .install()
-        .unwrap();
-    for _ in 0..500 {
-        tracewell::in_span("job", || ());
-    }
-    assert!(tracewell::flush());
-    let stats = tracewell::stats();
-    assert_eq!((stats.exported, stats.held, stats.in_flight), (500, 0, 0), "{stats:?}");
+    let guard = tracewell_tests::export_all(exporter, 50, 500);
     assert_eq!(rx.zipkin_spans().len(), 500);
     assert_eq!(rx.most_concurrent(), 3, "three requests at once, on three connections, never more");
     drop(guard);

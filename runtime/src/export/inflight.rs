@@ -217,6 +217,46 @@ impl InFlight {
     }
 }
 
+/// The [`Exporter`](super::Exporter) methods of an exporter that sends through its `in_flight`
+/// field ([`InFlight`]) and drops its `client` at shutdown: `flush` waits for every answer,
+/// `shutdown` too and then stops the I/O thread, and the held / settled / undelivered protocol
+/// is the in-flight requests'.
+macro_rules! in_flight_methods {
+    () => {
+        fn flush(&mut self) -> $crate::export::BoxFuture<'_, Result<(), $crate::export::ExportError>> {
+            Box::pin(async move {
+                self.in_flight.finish_all().await;
+                Ok(())
+            })
+        }
+
+        fn shutdown(&mut self) -> $crate::export::BoxFuture<'_, Result<(), $crate::export::ExportError>> {
+            Box::pin(async move {
+                self.in_flight.shutdown().await;
+                self.client = None;
+                Ok(())
+            })
+        }
+
+        fn last_export_held(&self) -> bool {
+            self.in_flight.last_held()
+        }
+
+        fn take_settled(&mut self) -> Vec<$crate::export::Settlement> {
+            self.in_flight.take_settled()
+        }
+
+        fn take_undelivered(&mut self) -> Vec<$crate::span::SpanData> {
+            self.in_flight.take_undelivered()
+        }
+
+        fn keep_undelivered(&mut self) {
+            self.in_flight.keep_spans();
+        }
+    };
+}
+pub(crate) use in_flight_methods;
+
 /// A current-thread runtime on a thread of its own, running until dropped.
 #[derive(Debug)]
 struct IoThread {

@@ -9,7 +9,7 @@ use super::health::HealthCell;
 use super::httpc;
 use super::inflight::{self, InFlight};
 use super::retry::{Attempt, send_with_retries};
-use super::{BoxFuture, ExportError, Exporter, Settlement};
+use super::{BoxFuture, ExportError, Exporter};
 use crate::span::{SpanData, SpanKind, StatusCode, Value};
 
 const NAME: &str = "zipkin";
@@ -302,36 +302,7 @@ impl Exporter for ZipkinExporter {
         })
     }
 
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        Box::pin(async move {
-            self.in_flight.finish_all().await;
-            Ok(())
-        })
-    }
-
-    fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        Box::pin(async move {
-            self.in_flight.shutdown().await;
-            self.client = None;
-            Ok(())
-        })
-    }
-
-    fn last_export_held(&self) -> bool {
-        self.in_flight.last_held()
-    }
-
-    fn take_settled(&mut self) -> Vec<Settlement> {
-        self.in_flight.take_settled()
-    }
-
-    fn take_undelivered(&mut self) -> Vec<SpanData> {
-        self.in_flight.take_undelivered()
-    }
-
-    fn keep_undelivered(&mut self) {
-        self.in_flight.keep_spans();
-    }
+    super::inflight::in_flight_methods!();
 }
 
 /// One batch's `POST` with its retries, owning all it needs so it can run in flight.

@@ -11,7 +11,7 @@ use super::{Attempt, Settings, proto, send_with_retries};
 use crate::export::health::HealthCell;
 use crate::export::httpc;
 use crate::export::inflight::InFlight;
-use crate::export::{BoxFuture, ExportError, Exporter, Settlement};
+use crate::export::{BoxFuture, ExportError, Exporter};
 use crate::span::SpanData;
 
 const NAME: &str = "otlp-http";
@@ -163,36 +163,7 @@ impl Exporter for OtlpHttpExporter {
         })
     }
 
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        Box::pin(async move {
-            self.in_flight.finish_all().await;
-            Ok(())
-        })
-    }
-
-    fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        Box::pin(async move {
-            self.in_flight.shutdown().await;
-            self.client = None;
-            Ok(())
-        })
-    }
-
-    fn last_export_held(&self) -> bool {
-        self.in_flight.last_held()
-    }
-
-    fn take_settled(&mut self) -> Vec<Settlement> {
-        self.in_flight.take_settled()
-    }
-
-    fn take_undelivered(&mut self) -> Vec<SpanData> {
-        self.in_flight.take_undelivered()
-    }
-
-    fn keep_undelivered(&mut self) {
-        self.in_flight.keep_spans();
-    }
+    crate::export::inflight::in_flight_methods!();
 }
 
 /// One batch's `POST` with its retries, owning all it needs so it can run in flight.
