@@ -113,6 +113,13 @@ impl HealthCell {
         self.update(|h| h.spans_dropped += spans as u64);
     }
 
+    /// Records that the exporter gave up on `spans` spans because of `err`, and returns `err`.
+    pub(crate) fn gave_up(&self, err: super::ExportError, spans: usize) -> super::ExportError {
+        self.failed(&err);
+        self.dropped(spans);
+        err
+    }
+
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn snapshot(&self) -> ExporterHealth {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()

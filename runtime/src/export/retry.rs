@@ -83,10 +83,7 @@ where
                 return Ok(());
             }
             Attempt::Fail(message) => {
-                let err = ExportError::Rejected { exporter, message };
-                health.failed(&err);
-                health.dropped(spans);
-                return Err(err);
+                return Err(health.gave_up(ExportError::Rejected { exporter, message }, spans));
             }
             Attempt::Retry { hint, error } => {
                 let wait = hint.unwrap_or_else(|| backoff.next_delay());
@@ -95,9 +92,7 @@ where
                         exporter,
                         message: format!("{error}; gave up after {} ms", timeout.as_millis()),
                     };
-                    health.failed(&err);
-                    health.dropped(spans);
-                    return Err(err);
+                    return Err(health.gave_up(err, spans));
                 }
                 health.failed(&format_args!("{error} (retrying in {} ms)", wait.as_millis()));
                 tokio::time::sleep(wait).await;

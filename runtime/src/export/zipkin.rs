@@ -287,10 +287,9 @@ impl Exporter for ZipkinExporter {
                     match built {
                         Ok(c) => self.client.insert(c).clone(),
                         Err(message) => {
-                            let err = ExportError::Rejected { exporter: NAME, message };
-                            self.health.failed(&err);
-                            self.health.dropped(batch.len());
-                            return Err(err);
+                            return Err(self
+                                .health
+                                .gave_up(ExportError::Rejected { exporter: NAME, message }, batch.len()));
                         }
                     }
                 }

@@ -230,10 +230,7 @@ impl Exporter for OtlpGrpcExporter {
             let client = match client {
                 Ok(c) => c,
                 Err(message) => {
-                    let err = ExportError::Rejected { exporter: NAME, message };
-                    self.health.failed(&err);
-                    self.health.dropped(batch.len());
-                    return Err(err);
+                    return Err(self.health.gave_up(ExportError::Rejected { exporter: NAME, message }, batch.len()));
                 }
             };
             // Encoded once: a retry resends the same bytes.

@@ -117,10 +117,10 @@ impl Exporter for OtlpHttpExporter {
             let uri: hyper::Uri = match self.settings.endpoint.parse() {
                 Ok(u) => u,
                 Err(e) => {
-                    let err = ExportError::Rejected { exporter: NAME, message: format!("invalid endpoint: {e}") };
-                    self.health.failed(&err);
-                    self.health.dropped(batch.len());
-                    return Err(err);
+                    return Err(self.health.gave_up(
+                        ExportError::Rejected { exporter: NAME, message: format!("invalid endpoint: {e}") },
+                        batch.len(),
+                    ));
                 }
             };
             let client = match &self.client {
@@ -134,10 +134,9 @@ impl Exporter for OtlpHttpExporter {
                     let c = match built {
                         Ok(c) => c,
                         Err(message) => {
-                            let err = ExportError::Rejected { exporter: NAME, message };
-                            self.health.failed(&err);
-                            self.health.dropped(batch.len());
-                            return Err(err);
+                            return Err(self
+                                .health
+                                .gave_up(ExportError::Rejected { exporter: NAME, message }, batch.len()));
                         }
                     };
                     self.client = Some(c.clone());
