@@ -232,6 +232,22 @@ fn batches_overlap_in_flight_up_to_the_limit_and_count_as_held_until_answered() 
     drop(guard);
 }
 
+/// A pipeline whose worker wakes only when a thread's queue of `queue` spans is half full (or
+/// after a minute), sending batches of 100; one span is sent and flushed first, so the worker
+/// knows this thread's queue and sleeps when this returns.
+fn sleeping_worker(exporter: OtlpGrpcExporter, queue: usize) -> tracewell::Guard {
+    let guard = tracewell::builder()
+        .max_queue_size(queue)
+        .max_export_batch_size(100)
+        .scheduled_delay(Duration::from_secs(60))
+        .exporter(exporter)
+        .install()
+        .unwrap();
+    tracewell::in_span("first", || ());
+    assert!(tracewell::flush());
+    guard
+}
+
 #[test]
 fn an_answer_settles_its_batch_without_waiting_for_the_next_interval() {
     let _one = PIPELINE.lock().unwrap_or_else(|e| e.into_inner());
@@ -239,16 +255,7 @@ fn an_answer_settles_its_batch_without_waiting_for_the_next_interval() {
     rx.delay_answers(Duration::from_millis(100));
     let exporter = OtlpGrpcExporter::new(&rx.endpoint()).unwrap();
     // The worker wakes when this thread's queue is half full (500 spans), or after a minute.
-    let guard = tracewell::builder()
-        .max_queue_size(1000)
-        .max_export_batch_size(100)
-        .scheduled_delay(Duration::from_secs(60))
-        .exporter(exporter)
-        .install()
-        .unwrap();
-    // One span and a flush first, so the worker knows this thread's queue and sleeps.
-    tracewell::in_span("first", || ());
-    assert!(tracewell::flush());
+    let guard = sleeping_worker(exporter, 1000);
     for _ in 0..600 {
         tracewell::in_span("job", || ());
     }
@@ -275,16 +282,7 @@ fn answers_wake_the_worker_to_settle_but_not_to_send_early() {
     let rx = Receiver::grpc();
     rx.delay_answers(Duration::from_millis(150));
     let exporter = OtlpGrpcExporter::new(&rx.endpoint()).unwrap().max_in_flight(2);
-    let guard = tracewell::builder()
-        .max_queue_size(2000)
-        .max_export_batch_size(100)
-        .scheduled_delay(Duration::from_secs(60))
-        .exporter(exporter)
-        .install()
-        .unwrap();
-    // One span and a flush first, so the worker knows this thread's queue and sleeps.
-    tracewell::in_span("first", || ());
-    assert!(tracewell::flush());
+    let guard = sleeping_worker(exporter, 2000);
     assert_eq!(tracewell::stats().exported, 1);
     // Past half full (1000 of 2000), the queue wakes the worker, which sends what it holds: about
     // 12 batches, two at a time, each answered 150 ms later.
