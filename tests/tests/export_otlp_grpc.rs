@@ -221,7 +221,8 @@ fn batches_overlap_in_flight_up_to_the_limit_and_count_as_held_until_answered() 
         std::thread::sleep(Duration::from_millis(1));
         held = tracewell::stats();
     }
-    assert!(held.held > 0 && held.held.is_multiple_of(100), "{held:?}");
+    // At most three batches of at most 100 (a batch is smaller when the interval comes first).
+    assert!(held.held > 0 && held.held <= 300, "{held:?}");
     assert!(held.in_flight >= held.held, "{held:?}");
     assert!(held.exported + held.held <= 1000, "{held:?}");
     assert!(tracewell::flush());
