@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tracewell::__private::{Callsite, enter};
+use tracewell::Batch;
 use tracewell::export::{BoxFuture, ExportError, Exporter};
-use tracewell::{SpanContext, SpanData, SpanId, TraceId, Value};
+use tracewell::{SpanContext, SpanId, TraceId, Value};
 
 // ---------- tracewell: what `#[traced] fn add(a: u64, b: u64) -> u64` expands to ----------
 
@@ -109,7 +110,7 @@ impl Exporter for Count {
     fn name(&self) -> &'static str {
         "count"
     }
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
         Box::pin(std::future::ready(Ok(())))
     }

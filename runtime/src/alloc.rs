@@ -24,8 +24,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::Span;
-
 thread_local! {
     static ALLOCATED: Cell<u64> = const { Cell::new(0) };
     static LIVE: Cell<i64> = const { Cell::new(0) };
@@ -227,28 +225,9 @@ impl AllocScope {
         (c.allocated.wrapping_sub(self.allocated), peak.saturating_sub(self.live).max(0) as u64)
     }
 
-    /// Ends the scope and records the figures on `span` (nothing if it is not recording).
-    pub fn finish(self, span: &mut Span) {
-        if let Some(d) = span.__data_mut() {
-            self.finish_into(d);
-        } else {
-            self.end();
-        }
-    }
-
-    /// Ends the scope and adds its figures to `data` (bytes summed, peak the larger).
-    pub(crate) fn finish_into(self, data: &mut crate::SpanData) {
-        let (bytes, peak) = self.end();
-        data.alloc_bytes = Some(data.alloc_bytes.unwrap_or(0) + bytes);
-        data.alloc_peak = Some(data.alloc_peak.unwrap_or(0).max(peak));
-    }
-
-    /// Ends the scope without recording it anywhere.
-    pub(crate) fn finish_into_nothing(self) -> (u64, u64) {
-        self.end()
-    }
-
-    fn end(self) -> (u64, u64) {
+    /// Ends the scope: bytes allocated and peak rise of live bytes since
+    /// [`begin`](AllocScope::begin). [`AllocScope::finish`] puts them on a span.
+    pub(crate) fn end(self) -> (u64, u64) {
         let figures = self.measure();
         let _ = PEAK.try_with(|p| p.set(p.get().max(self.saved_peak)));
         figures

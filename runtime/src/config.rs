@@ -7,10 +7,13 @@
 //! | `OTEL_TRACES_EXPORTER` | comma-separated: `memory,stdout,file,redis,otlp,zipkin,none` | `memory` |
 //! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_*` | `parentbased_always_on` |
 //! | `OTEL_TRACES_SAMPLER_ARG` | ratio in `[0, 1]` for the ratio samplers | `1.0` |
-//! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans each thread may hold before the worker takes them | `2048` |
-//! | `OTEL_BSP_SCHEDULED_DELAY` | ms between exports when the queues stay below half full | `5000` |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | most spans waiting for export (on top of the byte budget) | unset: the byte budget alone |
+//! | `OTEL_BSP_SCHEDULED_DELAY` | ms between exports when little is queued | `5000` |
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans per exporter call | `512` |
 //! | `OTEL_BSP_EXPORT_TIMEOUT` | ms an export (and `flush`) may take | `30000` |
+//! | `TRACEWELL_BUFFER_BYTES` | memory for spans waiting for export, bytes (`64MiB`, `512K`, `1G` also read) | `64MiB` |
+//! | `TRACEWELL_ON_FULL` | `drop` (count and go on) or `wait` when that memory is full | `drop` |
+//! | `TRACEWELL_ON_FULL_WAIT_MS` | longest wait for room with `wait`, then the span is dropped | `100` |
 //! | `TRACEWELL_MAX_LEN` | longest captured text, characters | `1000` |
 //! | `TRACEWELL_CAPTURE` | `on` / `off`: capture inputs and outputs | `on` |
 //! | `TRACEWELL_SCRUB` | `on` / `off`: replace secret-looking values by `[scrubbed]` | `on` |
@@ -21,8 +24,7 @@
 use std::time::Duration;
 
 use crate::capture::CapturePolicy;
-use crate::context::Sampler;
-use crate::export::{Exporter, MemoryExporter, NullExporter, StdoutExporter, StdoutFormat};
+use crate::sampler::{Sampler, SamplerError};
 
 /// A configuration value that could not be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -48,6 +50,56 @@ pub enum ConfigError {
 /// Names of exporters that `OTEL_TRACES_EXPORTER` may list.
 pub const EXPORTER_NAMES: &[&str] = &["memory", "stdout", "file", "redis", "otlp", "zipkin", "none"];
 
+/// How the stdout exporter writes spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StdoutFormat {
+    /// `12.3µs add a=1 b=2 -> 3  [trace 4bf9.. span 00f0.. parent ..]`
+    #[default]
+    Pretty,
+    /// One JSON object per line in the NDJSON schema (as the file exporter writes).
+    Json,
+}
+
+/// `service.name` unless `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`) says
+/// otherwise, as OpenTelemetry names an unknown service.
+pub const DEFAULT_SERVICE_NAME: &str = "unknown_service";
+
+/// How many spans the default memory exporter keeps unless `TRACEWELL_MEMORY_CAPACITY` says
+/// otherwise.
+pub const DEFAULT_MEMORY_CAPACITY: usize = 10_000;
+
+/// Memory for spans waiting for export unless configured: 64 MiB, about 700,000 spans of a
+/// function with two integer arguments and an integer result.
+pub const DEFAULT_BUFFER_BYTES: usize = 64 << 20;
+
+/// The smallest span buffer accepted: 64 KiB.
+pub const MIN_BUFFER_BYTES: usize = 64 << 10;
+
+/// What a span does when the span buffer is full.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tracewell::OnFull;
+/// let _g = tracewell::builder().on_full(OnFull::Wait(Duration::from_millis(50))).install().unwrap();
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OnFull {
+    /// The span is dropped and counted in `Stats::dropped_queue_full`; the caller never waits
+    /// (the default, for services where latency matters more than every span).
+    #[default]
+    Drop,
+    /// The calling thread waits for the worker to make room, at most this long, then drops the
+    /// span and counts it: for batch and ETL jobs where every span matters more than latency.
+    /// A `#[traced] async fn` that waits blocks its runtime worker thread for that time, so keep
+    /// the wait short there (or use `Drop`).
+    Wait(Duration),
+}
+
+/// The wait of [`OnFull::Wait`] unless `TRACEWELL_ON_FULL_WAIT_MS` says otherwise.
+pub const DEFAULT_ON_FULL_WAIT: Duration = Duration::from_millis(100);
+
 /// Everything the pipeline is configured with.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -57,8 +109,13 @@ pub struct Config {
     pub exporter_names: Vec<String>,
     /// The sampler.
     pub sampler: Sampler,
-    /// Capacity of each thread's queue of finished spans.
-    pub max_queue_size: usize,
+    /// Most spans waiting for export (`OTEL_BSP_MAX_QUEUE_SIZE`); `None`: bounded by
+    /// `buffer_bytes` alone.
+    pub max_queue_size: Option<usize>,
+    /// Memory for spans waiting for export, in bytes (`TRACEWELL_BUFFER_BYTES`).
+    pub buffer_bytes: usize,
+    /// What a span does when that memory is full (`TRACEWELL_ON_FULL`).
+    pub on_full: OnFull,
     /// How long the worker sleeps when the queues stay below their high-water mark.
     pub scheduled_delay: Duration,
     /// Largest batch handed to an exporter.
@@ -76,16 +133,18 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            service_name: "unknown_service".into(),
+            service_name: DEFAULT_SERVICE_NAME.into(),
             exporter_names: vec!["memory".into()],
             sampler: Sampler::default(),
-            max_queue_size: 2048,
+            max_queue_size: None,
+            buffer_bytes: DEFAULT_BUFFER_BYTES,
+            on_full: OnFull::Drop,
             scheduled_delay: Duration::from_millis(5000),
             max_export_batch_size: 512,
             export_timeout: Duration::from_millis(30_000),
             policy: CapturePolicy::default(),
             stdout_format: StdoutFormat::Pretty,
-            memory_capacity: crate::export::memory_default_capacity(),
+            memory_capacity: DEFAULT_MEMORY_CAPACITY,
         }
     }
 }
@@ -108,6 +167,27 @@ fn parse_millis(var: &'static str, v: &str) -> Result<Duration, ConfigError> {
     }
 }
 
+/// Bytes, as a whole number with an optional `K`, `M` or `G` (powers of 1024, `KiB`/`KB`/`k`
+/// read the same) suffix.
+fn parse_bytes(var: &'static str, v: &str) -> Result<usize, ConfigError> {
+    let t = v.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().trim_end_matches('b').trim_end_matches('i') {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        _ => return Err(invalid(var, v, "expected bytes, such as 67108864, 64MiB or 512K")),
+    };
+    let n = num.parse::<usize>().ok().and_then(|n| n.checked_mul(1 << shift));
+    match n {
+        Some(n) if n >= MIN_BUFFER_BYTES => Ok(n),
+        Some(_) => Err(invalid(var, v, format!("at least {} KiB are needed", MIN_BUFFER_BYTES >> 10))),
+        None => Err(invalid(var, v, "expected bytes, such as 67108864, 64MiB or 512K")),
+    }
+}
+
 fn parse_switch(var: &'static str, v: &str) -> Result<bool, ConfigError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "on" | "true" | "1" | "yes" | "all" => Ok(true),
@@ -127,7 +207,7 @@ impl Config {
     /// let env = [("OTEL_BSP_MAX_QUEUE_SIZE", "lots"), ("OTEL_SERVICE_NAME", "api")];
     /// let (config, errors) = Config::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()));
     /// assert_eq!(config.service_name, "api");
-    /// assert_eq!(config.max_queue_size, 2048);
+    /// assert_eq!(config.max_queue_size, None);
     /// assert!(errors[0].to_string().starts_with("OTEL_BSP_MAX_QUEUE_SIZE=\"lots\""));
     /// ```
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> (Config, Vec<ConfigError>) {
@@ -167,9 +247,8 @@ impl Config {
         let sampler_arg = non_empty("OTEL_TRACES_SAMPLER_ARG");
         if let Some(v) = non_empty("OTEL_TRACES_SAMPLER") {
             take((|| {
-                let s: Sampler = v
-                    .parse()
-                    .map_err(|e: crate::context::SamplerError| invalid("OTEL_TRACES_SAMPLER", &v, e.to_string()))?;
+                let s: Sampler =
+                    v.parse().map_err(|e: SamplerError| invalid("OTEL_TRACES_SAMPLER", &v, e.to_string()))?;
                 c.sampler = s;
                 Ok(())
             })());
@@ -189,7 +268,24 @@ impl Config {
             })());
         }
         if let Some(v) = non_empty("OTEL_BSP_MAX_QUEUE_SIZE") {
-            take(parse_count("OTEL_BSP_MAX_QUEUE_SIZE", &v).map(|n| c.max_queue_size = n));
+            take(parse_count("OTEL_BSP_MAX_QUEUE_SIZE", &v).map(|n| c.max_queue_size = Some(n)));
+        }
+        if let Some(v) = non_empty("TRACEWELL_BUFFER_BYTES") {
+            take(parse_bytes("TRACEWELL_BUFFER_BYTES", &v).map(|n| c.buffer_bytes = n));
+        }
+        let mut wait = DEFAULT_ON_FULL_WAIT;
+        if let Some(v) = non_empty("TRACEWELL_ON_FULL_WAIT_MS") {
+            take(parse_millis("TRACEWELL_ON_FULL_WAIT_MS", &v).map(|d| wait = d));
+        }
+        if let Some(v) = non_empty("TRACEWELL_ON_FULL") {
+            take(
+                match v.trim().to_ascii_lowercase().as_str() {
+                    "drop" => Ok(OnFull::Drop),
+                    "wait" => Ok(OnFull::Wait(wait)),
+                    _ => Err(invalid("TRACEWELL_ON_FULL", &v, "expected drop or wait")),
+                }
+                .map(|f| c.on_full = f),
+            );
         }
         if let Some(v) = non_empty("OTEL_BSP_SCHEDULED_DELAY") {
             take(parse_millis("OTEL_BSP_SCHEDULED_DELAY", &v).map(|d| c.scheduled_delay = d));
@@ -230,8 +326,8 @@ impl Config {
         if let Some(v) = non_empty("TRACEWELL_MEMORY_CAPACITY") {
             take(parse_count("TRACEWELL_MEMORY_CAPACITY", &v).map(|n| c.memory_capacity = n));
         }
-        if c.max_export_batch_size > c.max_queue_size {
-            c.max_export_batch_size = c.max_queue_size;
+        if let Some(q) = c.max_queue_size {
+            c.max_export_batch_size = c.max_export_batch_size.min(q);
         }
         (c, errors)
     }
@@ -239,178 +335,6 @@ impl Config {
     /// [`Config::from_lookup`] over the process environment.
     pub fn from_env() -> (Config, Vec<ConfigError>) {
         Config::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    /// The exporters named in [`Config::exporter_names`].
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::Invalid`] for a name whose exporter cannot be built here.
-    pub fn build_exporters(&self, memory: &MemoryExporter) -> Result<Vec<Box<dyn Exporter>>, ConfigError> {
-        let mut out: Vec<Box<dyn Exporter>> = Vec::new();
-        for name in &self.exporter_names {
-            match name.as_str() {
-                "memory" => out.push(Box::new(memory.clone())),
-                "stdout" => out.push(Box::new(
-                    StdoutExporter::new(self.stdout_format).with_service_name(self.service_name.clone()),
-                )),
-                "none" => out.push(Box::new(NullExporter)),
-                other => match crate::export::from_name(other, self) {
-                    Some(r) => out.push(r?),
-                    None => {
-                        return Err(invalid(
-                            "OTEL_TRACES_EXPORTER",
-                            &self.exporter_names.join(","),
-                            format!("exporter {other:?} is not available in this build (enable its cargo feature)"),
-                        ));
-                    }
-                },
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// Builds and installs the pipeline from code. Starts from the environment's configuration;
-/// what is set here wins.
-///
-/// # Examples
-///
-/// ```
-/// use tracewell::{Sampler, export::MemoryExporter};
-/// let mem = MemoryExporter::new(100);
-/// let guard = tracewell::builder()
-///     .service_name("billing")
-///     .sampler(Sampler::AlwaysOn)
-///     .exporter(mem.clone())
-///     .install()
-///     .expect("valid configuration");
-/// tracewell::in_span("charge", || ());
-/// drop(guard); // flushes
-/// assert_eq!(mem.spans().len(), 1);
-/// ```
-#[derive(Debug)]
-#[must_use = "call .install() to start the pipeline"]
-pub struct Builder {
-    config: Config,
-    errors: Vec<ConfigError>,
-    exporters: Vec<Box<dyn Exporter>>,
-}
-
-/// Starts a [`Builder`] from the environment's configuration.
-pub fn builder() -> Builder {
-    let (config, errors) = Config::from_env();
-    Builder { config, errors, exporters: Vec::new() }
-}
-
-impl Builder {
-    /// Replaces the whole configuration (discarding environment errors).
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self.errors.clear();
-        self
-    }
-
-    /// Sets `service.name`.
-    pub fn service_name(mut self, name: impl Into<String>) -> Self {
-        self.config.service_name = name.into();
-        self
-    }
-
-    /// Sets the sampler.
-    pub fn sampler(mut self, sampler: Sampler) -> Self {
-        self.config.sampler = sampler;
-        self
-    }
-
-    /// Adds an exporter; once one is added, `OTEL_TRACES_EXPORTER` is not used.
-    pub fn exporter(mut self, exporter: impl Exporter) -> Self {
-        self.exporters.push(Box::new(exporter));
-        self
-    }
-
-    /// Sets the per-thread queue capacity.
-    pub fn max_queue_size(mut self, n: usize) -> Self {
-        self.config.max_queue_size = n.max(1);
-        self
-    }
-
-    /// Sets the export interval.
-    pub fn scheduled_delay(mut self, d: Duration) -> Self {
-        self.config.scheduled_delay = d;
-        self
-    }
-
-    /// Sets the largest batch per exporter call.
-    pub fn max_export_batch_size(mut self, n: usize) -> Self {
-        self.config.max_export_batch_size = n.max(1);
-        self
-    }
-
-    /// Sets the export, flush and shutdown time limit.
-    pub fn export_timeout(mut self, d: Duration) -> Self {
-        self.config.export_timeout = d;
-        self
-    }
-
-    /// Sets the longest captured text.
-    pub fn max_len(mut self, n: usize) -> Self {
-        self.config.policy.max_len = n;
-        self
-    }
-
-    /// Sets the whole capture policy.
-    pub fn capture_policy(mut self, policy: CapturePolicy) -> Self {
-        self.config.policy = policy;
-        self
-    }
-
-    /// Installs the pipeline: starts the worker and makes spans record.
-    ///
-    /// # Errors
-    ///
-    /// The first bad environment variable, an exporter that cannot be built, or
-    /// [`ConfigError::AlreadyInstalled`].
-    pub fn install(mut self) -> Result<crate::Guard, ConfigError> {
-        if let Some(e) = self.errors.into_iter().next() {
-            return Err(e);
-        }
-        let memory = MemoryExporter::new(self.config.memory_capacity);
-        if self.exporters.is_empty() {
-            self.exporters = self.config.build_exporters(&memory)?;
-        }
-        crate::pipeline::install(self.config, self.exporters, memory)
-    }
-}
-
-/// Installs the pipeline from the environment. A bad variable is reported once on stderr and
-/// left at its default; tracewell never makes the program fail to start.
-///
-/// # Examples
-///
-/// ```
-/// let _tracing = tracewell::init();
-/// tracewell::in_span("work", || ());
-/// ```
-pub fn init() -> crate::Guard {
-    let (config, errors) = Config::from_env();
-    for e in &errors {
-        crate::pipeline::log_error(format_args!("ignoring bad configuration: {e}"));
-    }
-    let memory = MemoryExporter::new(config.memory_capacity);
-    let exporters = match config.build_exporters(&memory) {
-        Ok(x) => x,
-        Err(e) => {
-            crate::pipeline::log_error(format_args!("{e}; using the memory exporter"));
-            vec![Box::new(memory.clone()) as Box<dyn Exporter>]
-        }
-    };
-    match crate::pipeline::install(config, exporters, memory) {
-        Ok(g) => g,
-        Err(e) => {
-            crate::pipeline::log_error(format_args!("{e}"));
-            crate::Guard::inert()
-        }
     }
 }
 
@@ -443,7 +367,7 @@ mod tests {
         assert_eq!(c.service_name, "api");
         assert_eq!(c.exporter_names, ["stdout", "memory"]);
         assert_eq!(c.sampler, Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.5))));
-        assert_eq!((c.max_queue_size, c.max_export_batch_size), (100, 50));
+        assert_eq!((c.max_queue_size, c.max_export_batch_size), (Some(100), 50));
         assert_eq!(c.scheduled_delay, Duration::from_millis(250));
         assert_eq!(c.export_timeout, Duration::from_secs(1));
         assert_eq!(c.policy.max_len, 64);
@@ -469,6 +393,31 @@ mod tests {
         assert!(text.iter().any(|t| t.starts_with("OTEL_TRACES_SAMPLER_ARG=\"2\"")));
         assert!(text.iter().any(|t| t.starts_with("OTEL_BSP_SCHEDULED_DELAY=\"-1\"")));
         assert!(text.iter().any(|t| t.starts_with("TRACEWELL_CAPTURE=\"maybe\": expected on or off")));
+    }
+
+    #[test]
+    fn buffer_and_full_policy() {
+        let (c, errors) = Config::from_lookup(lookup(&[
+            ("TRACEWELL_BUFFER_BYTES", "128MiB"),
+            ("TRACEWELL_ON_FULL", "Wait"),
+            ("TRACEWELL_ON_FULL_WAIT_MS", "250"),
+        ]));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(c.buffer_bytes, 128 << 20);
+        assert_eq!(c.on_full, OnFull::Wait(Duration::from_millis(250)));
+        for (v, n) in [("1048576", 1 << 20), ("512K", 512 << 10), ("2g", 2 << 30), ("64 MB", 64 << 20)] {
+            assert_eq!(parse_bytes("X", v), Ok(n), "{v}");
+        }
+        let (c, errors) = Config::from_lookup(lookup(&[
+            ("TRACEWELL_BUFFER_BYTES", "1K"),
+            ("TRACEWELL_ON_FULL", "block"),
+            ("TRACEWELL_ON_FULL_WAIT_MS", "soon"),
+        ]));
+        assert_eq!((c.buffer_bytes, c.on_full), (DEFAULT_BUFFER_BYTES, OnFull::Drop));
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(text.iter().any(|t| t.starts_with("TRACEWELL_BUFFER_BYTES=\"1K\": at least 64 KiB")), "{text:?}");
+        assert!(text.iter().any(|t| t.starts_with("TRACEWELL_ON_FULL=\"block\": expected drop or wait")), "{text:?}");
+        assert!(text.iter().any(|t| t.starts_with("TRACEWELL_ON_FULL_WAIT_MS=\"soon\"")), "{text:?}");
     }
 
     #[test]

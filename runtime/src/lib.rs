@@ -26,25 +26,33 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+mod builder;
 pub mod capture;
+mod clock;
 mod config;
 pub mod context;
+mod diag;
 pub mod export;
 pub mod monitor;
 pub mod pipeline;
 pub mod propagation;
+mod sampler;
 pub mod score;
 pub mod span;
 
-pub use config::{Builder, Config, ConfigError, EXPORTER_NAMES, builder, init};
+pub use builder::{Builder, builder, init};
+pub use config::{Config, ConfigError, EXPORTER_NAMES, OnFull};
 pub use context::{
-    Callsite, FutureExt, Instrumented, IntoParent, RemoteContext, Sampler, Span, SpanBuilder, SpanContext, SpanGuard,
-    current, in_span, span,
+    FutureExt, Instrumented, IntoParent, RemoteContext, Span, SpanBuilder, SpanGuard, current, in_span, span,
 };
 pub use export::health;
 pub use monitor::{RuntimeMonitor, monitor_runtime, monitor_runtime_every};
 pub use pipeline::{Guard, Stats, collected, flush, stats};
-pub use span::{Event, SpanData, SpanId, SpanKind, Status, StatusCode, TraceId, Value};
+pub use sampler::Sampler;
+pub use span::{
+    Batch, Callsite, Event, SpanContext, SpanData, SpanId, SpanKind, SpanRef, Status, StatusCode, TraceId, Value,
+    ValueRef,
+};
 #[doc = include_str!("../doc/monitor.md")]
 pub use tracewell_macros::monitor;
 #[doc = include_str!("../doc/traced.md")]
@@ -57,22 +65,30 @@ pub mod __private {
         CaptureDebug, CaptureOpaque, CapturePrimitive, CaptureSerialize, ErrorDebug, ErrorDisplay, ErrorOpaque, Wrap,
     };
     pub use crate::context::{
-        Callsite, Instrumented, IntoParent, ItemCapture, OutputHook, Span, SpanContext, SpanGuard, set_current,
-        traced_iter, traced_stream, with_context,
+        Instrumented, IntoParent, ItemCapture, OutputHook, Span, SpanGuard, set_current, traced_iter, traced_stream,
+        with_context,
     };
+    pub use crate::span::{Callsite, SpanContext};
     pub use crate::span::{SpanKind, Value};
     pub use core;
 
     /// Starts a span for `cs` under the current span and makes it current on this thread.
     #[inline]
     pub fn enter(cs: &'static Callsite) -> SpanGuard {
-        crate::context::start_callsite(cs, None, None).enter()
+        crate::context::start_callsite(cs, None, None, true).enter()
     }
 
-    /// Starts a span for `cs` without making it current (for futures and streams).
+    /// Starts a span for `cs` without making it current (for streams and iterators).
     #[inline]
     pub fn start(cs: &'static Callsite) -> Span {
-        crate::context::start_callsite(cs, None, None)
+        crate::context::start_callsite(cs, None, None, true)
+    }
+
+    /// Starts a span for `cs` whose clock starts at the first poll of the future it is given
+    /// to ([`instrument`]): its parent is the span current now.
+    #[inline]
+    pub fn start_future(cs: &'static Callsite) -> Span {
+        crate::context::start_callsite(cs, None, None, false)
     }
 
     /// Starts a span for `cs` with an explicit parent (`None` keeps the current span) and a
@@ -80,7 +96,7 @@ pub mod __private {
     #[inline]
     pub fn start_with(cs: &'static Callsite, parent: impl IntoParent, sample: Option<f64>) -> Span {
         let parent = parent.into_parent().filter(SpanContext::is_valid);
-        crate::context::start_callsite(cs, parent, sample)
+        crate::context::start_callsite(cs, parent, sample, true)
     }
 
     /// Wraps a future so `span` is current while it is polled; `hook` records the output.

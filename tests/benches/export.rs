@@ -9,13 +9,13 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tracewell::SpanData;
+use tracewell::Batch;
 use tracewell::export::{Exporter, FileExporter, RedisExporter, RedisMode};
 use tracewell_tests::{RedisServer, bench_batch, temp_path};
 
 const BATCH: usize = 512;
 
-fn run(exporter: &mut dyn Exporter, rt: &tokio::runtime::Runtime, batch: &[SpanData], iters: u64) -> Duration {
+fn run(exporter: &mut dyn Exporter, rt: &tokio::runtime::Runtime, batch: &Batch, iters: u64) -> Duration {
     let start = Instant::now();
     for _ in 0..iters {
         rt.block_on(exporter.export(batch)).expect("export succeeds");
@@ -25,7 +25,7 @@ fn run(exporter: &mut dyn Exporter, rt: &tokio::runtime::Runtime, batch: &[SpanD
 
 fn export(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let batch = bench_batch(BATCH);
+    let batch = Batch::from_spans(&bench_batch(BATCH));
     let mut g = c.benchmark_group("export_512_spans");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(20);
@@ -35,7 +35,7 @@ fn export(c: &mut Criterion) {
     g.bench_function("ndjson_encode_only", |b| {
         b.iter(|| {
             line.clear();
-            for span in &batch {
+            for span in batch.iter() {
                 span.write_json_line("bench", &mut line);
             }
             line.len()

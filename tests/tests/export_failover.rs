@@ -39,7 +39,6 @@ fn redis_down_spans_spill_to_the_fallback_file() {
     let dead = format!("redis://127.0.0.1:{}", free_port());
     let redis = RedisExporter::new(&dead).unwrap().buffer_capacity(500).timeout(Duration::from_millis(200));
     let guard = tracewell::builder()
-        .max_queue_size(1 << 14)
         .max_export_batch_size(100)
         .scheduled_delay(Duration::from_millis(5))
         .exporter(Fallback::new(redis, FileExporter::new(&path)))
@@ -73,7 +72,6 @@ fn otlp_failures_go_to_the_fallback_file() {
     let dead = format!("http://127.0.0.1:{}", free_port());
     let otlp = OtlpGrpcExporter::new(&dead).unwrap().timeout(Duration::from_millis(300));
     let guard = tracewell::builder()
-        .max_queue_size(1 << 14)
         .scheduled_delay(Duration::from_millis(5))
         .exporter(Fallback::new(otlp, FileExporter::new(&path)))
         .install()

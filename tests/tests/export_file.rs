@@ -21,7 +21,6 @@ fn child_writer() {
         .service_name(format!("child-{id}"))
         .max_export_batch_size(97)
         .scheduled_delay(Duration::from_millis(1))
-        .max_queue_size(1 << 16)
         .exporter(FileExporter::new(&path).service_name(format!("child-{id}")))
         .install()
         .unwrap();
@@ -106,7 +105,7 @@ fn writes_through_a_named_pipe() {
     let reader = std::thread::spawn(move || std::fs::read_to_string(reader_path).unwrap());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut e = FileExporter::new(&path).service_name("piped");
-    let batch = spans(500);
+    let batch = tracewell::Batch::from_spans(&spans(500));
     rt.block_on(async {
         tokio::time::timeout(Duration::from_secs(10), e.export(&batch)).await.unwrap().unwrap();
         e.shutdown().await.unwrap();

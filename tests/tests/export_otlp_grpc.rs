@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind as PSpanKind, status::StatusCode as PCode};
+use tracewell::Batch;
 use tracewell::export::{Exporter, OtlpGrpcExporter, Settlement};
 use tracewell::{SpanData, SpanId, SpanKind, TraceId};
 use tracewell_tests::receiver::Receiver;
@@ -24,12 +25,7 @@ fn hundred_thousand_spans_from_four_threads_arrive_field_by_field() {
         .resource_attribute("service.version", "1.2.3")
         .header("x-tenant", "t1")
         .gzip(true);
-    let guard = tracewell::builder()
-        .max_queue_size(1 << 17)
-        .scheduled_delay(Duration::from_millis(5))
-        .exporter(exporter)
-        .install()
-        .unwrap();
+    let guard = tracewell::builder().scheduled_delay(Duration::from_millis(5)).exporter(exporter).install().unwrap();
     const PER_THREAD: u64 = 12_500;
     std::thread::scope(|s| {
         for t in 0..4u64 {
@@ -140,7 +136,7 @@ fn unavailable_three_times_then_ok_loses_nothing() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut e = OtlpGrpcExporter::new(&rx.endpoint()).unwrap().timeout(Duration::from_secs(20));
     let spans = batch(10);
-    rt.block_on(e.export(&spans)).unwrap();
+    rt.block_on(e.export(&Batch::from_spans(&spans))).unwrap();
     assert!(e.last_export_held(), "the batch is in flight, settled when answered");
     rt.block_on(e.flush()).unwrap();
     assert_eq!(e.take_settled(), [Settlement::Delivered]);
@@ -157,7 +153,7 @@ fn partial_success_is_counted() {
     rx.reject_per_request(2);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut e = OtlpGrpcExporter::new(&rx.endpoint()).unwrap();
-    rt.block_on(e.export(&batch(5))).unwrap();
+    rt.block_on(e.export(&Batch::from_spans(&batch(5)))).unwrap();
     rt.block_on(e.flush()).unwrap();
     assert_eq!(e.take_settled(), [Settlement::Delivered], "a partial success is a delivery");
     let h = tracewell::health().into_iter().find(|h| h.target == rx.endpoint()).unwrap();
@@ -172,7 +168,7 @@ fn unreachable_backend_gives_up_within_its_timeout_and_counts() {
     // One request at a time: the export itself waits and fails.
     let mut e = OtlpGrpcExporter::new(&endpoint).unwrap().timeout(Duration::from_millis(700)).max_in_flight(1);
     let t = Instant::now();
-    let err = rt.block_on(e.export(&batch(3))).unwrap_err();
+    let err = rt.block_on(e.export(&Batch::from_spans(&batch(3)))).unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert!(err.to_string().starts_with("otlp-grpc: cannot reach backend"), "{err}");
     assert!(!e.last_export_held());
@@ -186,14 +182,14 @@ fn unreachable_backend_gives_up_within_its_timeout_and_counts() {
     let mut e = OtlpGrpcExporter::new(&endpoint).unwrap().timeout(Duration::from_millis(700));
     e.keep_undelivered();
     let t = Instant::now();
-    rt.block_on(e.export(&batch(3))).unwrap();
-    rt.block_on(e.export(&batch(2))).unwrap();
+    rt.block_on(e.export(&Batch::from_spans(&batch(3)))).unwrap();
+    rt.block_on(e.export(&Batch::from_spans(&batch(2)))).unwrap();
     assert!(e.last_export_held());
     assert!(t.elapsed() < Duration::from_millis(500), "the exports did not wait: {:?}", t.elapsed());
     rt.block_on(e.flush()).unwrap();
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert_eq!(e.take_settled(), [Settlement::Dropped, Settlement::Dropped]);
-    assert_eq!(e.take_undelivered().len(), 5);
+    assert_eq!(e.take_undelivered().iter().map(Batch::len).sum::<usize>(), 5);
     let h = tracewell::health().into_iter().find(|h| h.target == endpoint).unwrap();
     assert_eq!((h.spans_dropped, h.connected), (5, false), "the first exporter's entry left with it");
 }

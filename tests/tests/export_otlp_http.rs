@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind as PSpanKind;
+use tracewell::Batch;
 use tracewell::export::{Exporter, OtlpHttpExporter, Settlement};
 use tracewell::{SpanData, SpanId, SpanKind, TraceId};
 use tracewell_tests::receiver::Receiver;
@@ -23,12 +24,7 @@ fn hundred_thousand_spans_from_four_threads_arrive_field_by_field() {
         .service_name("http-load")
         .header("authorization", "Bearer abc")
         .gzip(true);
-    let guard = tracewell::builder()
-        .max_queue_size(1 << 17)
-        .scheduled_delay(Duration::from_millis(5))
-        .exporter(exporter)
-        .install()
-        .unwrap();
+    let guard = tracewell::builder().scheduled_delay(Duration::from_millis(5)).exporter(exporter).install().unwrap();
     const PER_THREAD: u64 = 25_000;
     std::thread::scope(|s| {
         for t in 0..4u64 {
@@ -84,7 +80,7 @@ fn service_unavailable_three_times_then_ok_loses_nothing() {
             ..Default::default()
         })
         .collect();
-    rt.block_on(e.export(&batch)).unwrap();
+    rt.block_on(e.export(&Batch::from_spans(&batch))).unwrap();
     assert!(e.last_export_held(), "the batch is in flight, settled when answered");
     rt.block_on(e.flush()).unwrap();
     assert_eq!(e.take_settled(), [Settlement::Delivered]);
@@ -107,7 +103,7 @@ fn client_errors_drop_the_batch_and_count_it() {
     };
     // One request at a time: the export itself fails.
     let mut e = OtlpHttpExporter::new(&format!("{}/wrong", rx.endpoint())).unwrap().max_in_flight(1);
-    let err = rt.block_on(e.export(&[SpanData::default()])).unwrap_err();
+    let err = rt.block_on(e.export(&Batch::from_spans(&[SpanData::default()]))).unwrap_err();
     assert!(err.to_string().contains("HTTP 404"), "{err}");
     assert_eq!(rx.requests(), 1);
     assert_eq!(health().spans_dropped, 1);
@@ -115,10 +111,10 @@ fn client_errors_drop_the_batch_and_count_it() {
     // In flight (the default): the batch settles as dropped, its spans given back if asked.
     let mut e = OtlpHttpExporter::new(&format!("{}/wrong", rx.endpoint())).unwrap();
     e.keep_undelivered();
-    rt.block_on(e.export(&[SpanData::default(), SpanData::default()])).unwrap();
+    rt.block_on(e.export(&Batch::from_spans(&[SpanData::default(), SpanData::default()]))).unwrap();
     rt.block_on(e.flush()).unwrap();
     assert_eq!(e.take_settled(), [Settlement::Dropped]);
-    assert_eq!(e.take_undelivered().len(), 2);
+    assert_eq!(e.take_undelivered().iter().map(Batch::len).sum::<usize>(), 2);
     assert_eq!(rx.requests(), 2, "not retried");
     let h = health();
     assert_eq!(h.spans_dropped, 2);

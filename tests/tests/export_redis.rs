@@ -25,7 +25,6 @@ fn hundred_thousand_spans_from_four_threads_arrive_complete() {
     let key = "load:spans";
     let guard = tracewell::builder()
         .service_name("redis-load")
-        .max_queue_size(1 << 17)
         .scheduled_delay(Duration::from_millis(5))
         .exporter(RedisExporter::new(&server.url()).unwrap().key(key).service_name("redis-load"))
         .install()
@@ -118,7 +117,6 @@ fn redis_killed_and_restarted_loses_nothing_and_never_blocks() {
     let url = server.url();
     let guard = tracewell::builder()
         .service_name("redis-restart")
-        .max_queue_size(1 << 14)
         .scheduled_delay(Duration::from_millis(5))
         .export_timeout(Duration::from_secs(5))
         .exporter(RedisExporter::new(&url).unwrap().key(key).timeout(Duration::from_millis(300)))
@@ -195,7 +193,7 @@ fn list_cap_and_stream_mode_bound_redis_memory() {
     let mut capped = RedisExporter::new(&server.url()).unwrap().key("capped").mode(RedisMode::List { cap: Some(250) });
     let mut stream = RedisExporter::new(&server.url()).unwrap().key("stream").mode(RedisMode::Stream { max_len: 1000 });
     for _ in 0..10 {
-        let batch = spans(100);
+        let batch = tracewell::Batch::from_spans(&spans(100));
         rt.block_on(capped.export(&batch)).unwrap();
         rt.block_on(stream.export(&batch)).unwrap();
     }

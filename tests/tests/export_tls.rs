@@ -251,7 +251,6 @@ fn health_of(name: &str, target: &str) -> ExporterHealth {
 /// was exported.
 fn run_pipeline(exporter: impl tracewell::export::Exporter) -> tracewell::Guard {
     let guard = tracewell::builder()
-        .max_queue_size(1 << 14)
         .scheduled_delay(Duration::from_millis(5))
         .export_timeout(Duration::from_secs(10))
         .exporter(exporter)
@@ -385,7 +384,7 @@ fn run_child(name: &str, env: &[(&str, String)]) {
 /// The child's half: the pipeline from the environment alone, the workload, and every span
 /// exported to a connected exporter.
 fn child_exports_from_env(exporter: &str) {
-    let guard = tracewell::builder().max_queue_size(1 << 14).install().expect("configuration from the environment");
+    let guard = tracewell::builder().install().expect("configuration from the environment");
     assert_eq!(workload(), expected_sum());
     assert!(tracewell::flush());
     let stats = tracewell::stats();
@@ -489,7 +488,6 @@ fn otlp_and_zipkin_with_the_wrong_ca_drop_and_count_without_touching_the_program
         .unwrap()
         .timeout(Duration::from_secs(5));
     let guard = tracewell::builder()
-        .max_queue_size(1 << 14)
         .scheduled_delay(Duration::from_millis(5))
         .export_timeout(Duration::from_secs(10))
         .exporter(grpc)
@@ -531,7 +529,6 @@ fn rediss_with_the_wrong_ca_buffers_then_drops_and_counts() {
     // Batches smaller than the retry buffer, so the first ones wait in it while the exporter
     // tries to connect and later ones push them out.
     let guard = tracewell::builder()
-        .max_queue_size(1 << 14)
         .max_export_batch_size(50)
         .scheduled_delay(Duration::from_millis(5))
         .exporter(exporter)

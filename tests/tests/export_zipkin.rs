@@ -17,7 +17,6 @@ fn spans_arrive_as_zipkin_v2_json() {
     rx.fail_next(1);
     let guard = tracewell::builder()
         .scheduled_delay(Duration::from_millis(5))
-        .max_queue_size(1 << 14)
         .exporter(ZipkinExporter::new(&format!("{}/api/v2/spans", rx.endpoint())).unwrap().service_name("zip"))
         .install()
         .unwrap();

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tracewell::Batch;
+use tracewell::Value;
 use tracewell::export::{BoxFuture, ExportError, Exporter};
-use tracewell::{SpanData, Value};
 
 #[derive(Debug)]
 struct Count {
@@ -18,10 +19,12 @@ impl Exporter for Count {
     fn name(&self) -> &'static str {
         "count"
     }
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         self.spans.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let ok =
-            batch.iter().filter(|s| s.name == "leaf" && s.parent_span_id.is_valid() && s.input("i").is_some()).count();
+        let ok = batch
+            .iter()
+            .filter(|s| s.name() == "leaf" && s.parent_span_id().is_valid() && s.input("i").is_some())
+            .count();
         self.parents_ok.fetch_add(ok as u64, Ordering::Relaxed);
         Box::pin(std::future::ready(Ok(())))
     }

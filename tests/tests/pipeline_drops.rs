@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tracewell::SpanData;
+use tracewell::Batch;
 use tracewell::export::{BoxFuture, ExportError, Exporter};
 
 /// An exporter that takes 20 ms per batch: far slower than the spans arrive.
@@ -15,7 +15,7 @@ impl Exporter for Slow {
     fn name(&self) -> &'static str {
         "slow"
     }
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         let n = batch.len() as u64;
         let seen = self.0.clone();
         Box::pin(async move {

@@ -6,8 +6,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tracewell::Batch;
+use tracewell::Stats;
 use tracewell::export::{BoxFuture, ExportError, Exporter, MemoryExporter, Settlement};
-use tracewell::{SpanData, Stats};
 
 /// One pipeline per process at a time.
 static PIPELINE: Mutex<()> = Mutex::new(());
@@ -33,7 +34,7 @@ impl Exporter for Holder {
         "holder"
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         self.0.lock().unwrap().held.push_back(batch.len());
         Box::pin(async { Ok(()) })
     }

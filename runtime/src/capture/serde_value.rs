@@ -12,7 +12,7 @@ pub(crate) fn to_value<T: serde::Serialize + ?Sized>(v: &T, limit: usize) -> Val
     match serde_json::to_value(v) {
         Ok(j) => convert(&j, limit),
         // A Serialize impl may refuse (e.g. a map with non-string keys): fall back to its type.
-        Err(_) => Value::Opaque(std::any::type_name::<T>()),
+        Err(_) => Value::Opaque(std::borrow::Cow::Borrowed(std::any::type_name::<T>())),
     }
 }
 

@@ -6,9 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::Entered;
 use super::handle::{Span, span as build_span};
-use super::replace_current;
-use crate::pipeline::clock;
+use crate::clock;
 use crate::span::Key;
 
 /// Called with the span and the output when the future completes, before the span ends (the
@@ -63,10 +63,10 @@ pin_project_lite::pin_project! {
 impl<F, H> Instrumented<F, H> {
     /// Wraps `inner` so that `span` is current while it is polled; `hook` sees the output.
     pub fn new(inner: F, mut span: Span, hook: H) -> Self {
-        span.__set_cancel_on_drop(true);
+        span.set_cancel_on_drop(true);
         // Measured per poll instead (see `poll`).
-        if let Some(scope) = span.__take_alloc_scope() {
-            let _ = scope.finish_into_nothing();
+        if let Some(scope) = span.take_alloc_scope() {
+            let _ = scope.end();
         }
         Instrumented { inner, span, hook: Some(hook), polled: false }
     }
@@ -80,45 +80,35 @@ impl<F, H> Instrumented<F, H> {
 impl<F: Future, H: OutputHook<F::Output>> Future for Instrumented<F, H> {
     type Output = F::Output;
 
-    // Hot path: swap the current context in and out, two clock reads per poll.
+    // Hot path: two clock reads per poll (the first poll's is the span's start, the last one's
+    // its end) and the current context swapped in and out.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let recording = this.span.is_recording();
+        let t0 = if recording { clock::now() } else { 0 };
         if !*this.polled {
             *this.polled = true;
-            this.span.__restart_clock();
+            this.span.start_at(t0);
         }
-        let alloc = if recording && crate::alloc::is_active() { Some(crate::alloc::AllocScope::begin()) } else { None };
-        let prev = replace_current(this.span.context().clone());
-        let t0 = if recording { Some(clock::Instant::now()) } else { None };
-        // Restore the previous context even if the inner future panics.
-        struct Restore(Option<super::SpanContext>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                if let Some(p) = self.0.take() {
-                    replace_current(p);
-                }
-            }
-        }
-        let restore = Restore(Some(prev));
+        let alloc = (recording && crate::alloc::is_active()).then(crate::alloc::AllocScope::begin);
+        // Restores the previous context even if the inner future panics.
+        let entered = this.span.context().is_valid().then(|| Entered::new(this.span.context()));
         let out = this.inner.poll(cx);
-        drop(restore);
-        if let (Some(scope), Some(d)) = (alloc, this.span.__data_mut()) {
-            scope.finish_into(d);
+        drop(entered);
+        if !recording {
+            return out;
         }
-        if let (Some(t0), Some(d)) = (t0, this.span.__data_mut()) {
-            d.polls = d.polls.saturating_add(1);
-            d.busy_ns += clock::Instant::now().duration_since(t0).as_nanos() as u64;
-            if out.is_pending() {
-                d.pending_polls = d.pending_polls.saturating_add(1);
-            }
+        let t1 = clock::now();
+        if let Some(scope) = alloc {
+            this.span.add_alloc(scope.end());
         }
+        this.span.record_poll(t1.saturating_sub(t0), out.is_pending());
         if let Poll::Ready(v) = &out {
-            this.span.__set_cancel_on_drop(false);
+            this.span.set_cancel_on_drop(false);
             if let Some(h) = this.hook.take() {
                 h.on_output(this.span, v);
             }
-            std::mem::replace(this.span, Span::none()).end();
+            std::mem::replace(this.span, Span::none()).end_at(t1);
         }
         out
     }

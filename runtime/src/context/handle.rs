@@ -1,97 +1,37 @@
-//! Starting and ending spans: the [`Span`] handle, the [`SpanGuard`] that makes it current, the
-//! [`SpanBuilder`] for manual spans and the static [`Callsite`] the macros describe a function with.
+//! Starting and ending spans: the [`Span`] handle, the [`SpanGuard`] that makes it current and
+//! the [`SpanBuilder`] for manual spans. Functions are described by a static
+//! [`Callsite`](crate::Callsite) the macros make.
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
-use super::{FLAG_RANDOM, FLAG_SAMPLED, SpanContext, replace_current, sampler::ratio_hit, with_current};
+use super::{Entered, current_is_unsampled, with_current};
 use crate::alloc::AllocScope;
 use crate::capture::truncate;
-use crate::pipeline::{self, Shared, clock};
-use crate::span::{Event, Key, SpanData, SpanId, SpanKind, Status, StatusCode, TraceId, Value, attr};
+use crate::clock::{self, Ticks};
+use crate::pipeline::{self, Shared};
+use crate::sampler::ratio_hit;
+use crate::span::record::Recording;
+use crate::span::{
+    Callsite, Event, FLAG_RANDOM, FLAG_SAMPLED, Key, SpanContext, SpanId, SpanKind, Status, StatusCode, TraceId, Value,
+    attr,
+};
 
-/// The static description of an instrumented function, made once per function by the macros.
-///
-/// It holds what does not change between calls, and caches which of its inputs are secrets under
-/// the installed policy, so the per-call cost of scrubbing is one bit test.
-#[derive(Debug)]
-pub struct Callsite {
-    name: &'static str,
-    target: &'static str,
-    kind: SpanKind,
-    label: Option<&'static str>,
-    branch: Option<&'static str>,
-    max_len: Option<usize>,
-    inputs: &'static [&'static str],
-    /// `(generation << 32) | secret mask`; generation 0 means "not computed yet".
-    secrets: AtomicU64,
-}
-
-impl Callsite {
-    /// A callsite for function `name` in module `target`, with argument names `inputs` (in order;
-    /// only the first 32 can be scrubbed by the cached mask, later ones are checked per call).
-    pub const fn new(name: &'static str, target: &'static str, inputs: &'static [&'static str]) -> Callsite {
-        Callsite {
-            name,
-            target,
-            kind: SpanKind::Internal,
-            label: None,
-            branch: None,
-            max_len: None,
-            inputs,
-            secrets: AtomicU64::new(0),
+/// Which of `cs`'s inputs are secrets under the installed policy, cached per pipeline generation.
+fn secret_mask(cs: &Callsite, shared: &Shared) -> u32 {
+    let cached = cs.secrets.load(Ordering::Relaxed);
+    if cached >> 32 == shared.generation & 0xffff_ffff && cached >> 32 != 0 {
+        return cached as u32;
+    }
+    let mut mask = 0u32;
+    for (i, name) in cs.inputs.iter().take(32).enumerate() {
+        if shared.policy.is_secret(name) {
+            mask |= 1 << i;
         }
     }
-
-    /// Sets the span kind.
-    pub const fn with_kind(mut self, kind: SpanKind) -> Callsite {
-        self.kind = kind;
-        self
-    }
-
-    /// Sets the label.
-    pub const fn with_label(mut self, label: &'static str) -> Callsite {
-        self.label = Some(label);
-        self
-    }
-
-    /// Sets the branch.
-    pub const fn with_branch(mut self, branch: &'static str) -> Callsite {
-        self.branch = Some(branch);
-        self
-    }
-
-    /// Overrides the policy's `max_len` for this function.
-    pub const fn with_max_len(mut self, max_len: usize) -> Callsite {
-        self.max_len = Some(max_len);
-        self
-    }
-
-    /// The function's span name.
-    pub const fn name(&self) -> &'static str {
-        self.name
-    }
-
-    /// The argument names, in order.
-    pub const fn inputs(&self) -> &'static [&'static str] {
-        self.inputs
-    }
-
-    fn secret_mask(&self, shared: &Shared) -> u32 {
-        let cached = self.secrets.load(Ordering::Relaxed);
-        if cached >> 32 == shared.generation & 0xffff_ffff && cached >> 32 != 0 {
-            return cached as u32;
-        }
-        let mut mask = 0u32;
-        for (i, name) in self.inputs.iter().take(32).enumerate() {
-            if shared.policy.is_secret(name) {
-                mask |= 1 << i;
-            }
-        }
-        self.secrets.store(((shared.generation & 0xffff_ffff) << 32) | mask as u64, Ordering::Relaxed);
-        mask
-    }
+    cs.secrets.store(((shared.generation & 0xffff_ffff) << 32) | mask as u64, Ordering::Relaxed);
+    mask
 }
 
 /// Anything that can name a parent for a new span: a [`SpanContext`], or an `Option` of one
@@ -123,38 +63,6 @@ impl<T: IntoParent + Clone> IntoParent for &T {
 impl IntoParent for Option<&SpanContext> {
     fn into_parent(self) -> Option<SpanContext> {
         self.cloned()
-    }
-}
-
-/// What a recording span carries until it ends; handed to the pipeline boxed, as it is.
-#[derive(Debug)]
-pub(crate) struct Recording {
-    pub(crate) data: SpanData,
-    pub(crate) start: clock::Instant,
-    pub(crate) end: clock::Instant,
-    pub(crate) limit: usize,
-    pub(crate) secret_mask: u32,
-    pub(crate) inputs: &'static [&'static str],
-    /// End as cancelled if dropped before [`Span::end`] was reached by normal completion.
-    pub(crate) cancel_on_drop: bool,
-    /// Allocation figures of this thread since the start, when a tracking allocator runs.
-    pub(crate) alloc: Option<AllocScope>,
-}
-
-impl Recording {
-    /// A record with every field at its default, ready to be filled in.
-    pub(crate) fn empty() -> Recording {
-        let now = clock::Instant::now();
-        Recording {
-            data: SpanData::default(),
-            start: now,
-            end: now,
-            limit: 0,
-            secret_mask: 0,
-            inputs: &[],
-            cancel_on_drop: false,
-            alloc: None,
-        }
     }
 }
 
@@ -199,10 +107,11 @@ impl Span {
     }
 
     /// Makes this span current on this thread until the guard drops; the span ends with it.
+    #[inline]
     pub fn enter(self) -> SpanGuard {
         // A span with no context (nothing installed, or inside an unsampled trace) leaves the
         // current context alone: children then see the same parent and decide the same way.
-        let prev = if self.ctx.is_valid() { Some(replace_current(self.ctx.clone())) } else { None };
+        let prev = if self.ctx.is_valid() { Some(Entered::new(&self.ctx)) } else { None };
         SpanGuard { span: self, prev, _not_send: PhantomData }
     }
 
@@ -240,7 +149,7 @@ impl Span {
     pub fn set_input(&mut self, name: impl Into<Key>, value: impl Into<Value>) {
         if let Some(r) = &mut self.rec {
             let name = name.into();
-            let secret = pipeline::with_shared(|s| s.policy.is_secret(&name)).unwrap_or(true);
+            let secret = pipeline::with_thread(|t| t.shared().policy.is_secret(&name)).unwrap_or(true);
             let v = if secret { Value::scrubbed() } else { bound(value.into(), r.limit) };
             r.data.inputs.push((name, v));
         }
@@ -282,11 +191,11 @@ impl Span {
     #[inline]
     pub fn __input(&mut self, index: usize, capture: impl FnOnce(usize) -> Value) {
         if let Some(r) = &mut self.rec {
-            let Some(name) = r.inputs.get(index) else { return };
+            let Some(name) = r.site.and_then(|cs| cs.inputs.get(index)) else { return };
             let secret = if index < 32 {
                 r.secret_mask & (1 << index) != 0
             } else {
-                pipeline::with_shared(|s| s.policy.is_secret(name)).unwrap_or(true)
+                pipeline::with_thread(|t| t.shared().policy.is_secret(name)).unwrap_or(true)
             };
             let v = if secret { Value::scrubbed() } else { capture(r.limit) };
             r.data.inputs.push((Cow::Borrowed(*name), v));
@@ -313,40 +222,124 @@ impl Span {
         }
     }
 
-    /// Access to the record for wrappers (futures, streams) that add poll and item counts.
-    #[doc(hidden)]
+    /// Adds one poll of a future or stream: `busy` clock ticks, and whether it returned
+    /// `Pending`.
     #[inline]
-    pub fn __data_mut(&mut self) -> Option<&mut SpanData> {
-        self.rec.as_mut().map(|r| &mut r.data)
-    }
-
-    /// Nanoseconds since this span started (0 if not recording).
-    #[doc(hidden)]
-    pub fn __elapsed_ns(&self) -> u64 {
-        self.rec.as_ref().map_or(0, |r| clock::Instant::now().duration_since(r.start).as_nanos() as u64)
-    }
-
-    /// Restarts the clock: a future's span covers it from its first poll.
-    #[doc(hidden)]
-    pub fn __restart_clock(&mut self) {
+    pub(crate) fn record_poll(&mut self, busy: Ticks, pending: bool) {
         if let Some(r) = &mut self.rec {
-            r.start = clock::Instant::now();
+            let d = &mut r.data;
+            d.polls = d.polls.saturating_add(1);
+            d.busy_ns += busy;
+            if pending {
+                d.pending_polls = d.pending_polls.saturating_add(1);
+            }
+        }
+    }
+
+    /// Adds polls that were counted but not timed (a stream times one poll in several), with
+    /// `busy` ticks estimated for them.
+    #[inline]
+    pub(crate) fn record_untimed_polls(&mut self, polls: u32, pending: u32, busy: Ticks) {
+        if let Some(r) = &mut self.rec {
+            let d = &mut r.data;
+            d.polls = d.polls.saturating_add(polls);
+            d.pending_polls = d.pending_polls.saturating_add(pending);
+            d.busy_ns += busy;
+        }
+    }
+
+    /// Sets the item count of a stream or iterator span.
+    #[inline]
+    pub(crate) fn set_items(&mut self, n: u64) {
+        if let Some(r) = &mut self.rec {
+            r.data.items = Some(n);
+        }
+    }
+
+    /// Marks the first item: the time to it from the start.
+    pub(crate) fn first_item_at(&mut self, now: Ticks) {
+        if let Some(r) = &mut self.rec {
+            r.data.first_item_ns = Some(now.saturating_sub(r.start));
+        }
+    }
+
+    /// The captured output, for wrappers that collect several items into it.
+    pub(crate) fn output_mut(&mut self) -> Option<&mut Option<Value>> {
+        self.rec.as_mut().map(|r| &mut r.data.output)
+    }
+
+    /// The status code so far (`Unset` when not recording).
+    pub(crate) fn status_code(&self) -> StatusCode {
+        self.rec.as_ref().map_or(StatusCode::Unset, |r| r.data.status.code)
+    }
+
+    /// Adds an event with a time already read.
+    pub(crate) fn push_event(&mut self, event: Event) {
+        if let Some(r) = &mut self.rec {
+            r.data.events.push(event);
+        }
+    }
+
+    /// Starts the clock at `now` (a future's span covers it from its first poll).
+    #[inline]
+    pub(crate) fn start_at(&mut self, now: Ticks) {
+        if let Some(r) = &mut self.rec {
+            r.start = now;
         }
     }
 
     /// Stops measuring allocations for the whole span: a future measures each poll instead,
     /// since its polls may run on different threads.
-    #[doc(hidden)]
-    pub fn __take_alloc_scope(&mut self) -> Option<AllocScope> {
+    pub(crate) fn take_alloc_scope(&mut self) -> Option<AllocScope> {
         self.rec.as_mut().and_then(|r| r.alloc.take())
     }
 
+    /// Adds allocation figures (bytes summed, peak the larger).
+    pub(crate) fn add_alloc(&mut self, figures: (u64, u64)) {
+        if let Some(r) = &mut self.rec {
+            r.add_alloc(figures);
+        }
+    }
+
     /// If dropped before completion, end with status cancelled.
-    #[doc(hidden)]
-    pub fn __set_cancel_on_drop(&mut self, on: bool) {
+    #[inline]
+    pub(crate) fn set_cancel_on_drop(&mut self, on: bool) {
         if let Some(r) = &mut self.rec {
             r.cancel_on_drop = on;
         }
+    }
+
+    /// Ends the span at `end` (read by the caller for its own purposes) instead of now.
+    #[inline]
+    pub(crate) fn end_at(mut self, end: Ticks) {
+        self.finish(Some(end));
+    }
+
+    // Hot path: stamp the end time and write the record into this thread's chunk.
+    #[inline]
+    fn finish(&mut self, end: Option<Ticks>) {
+        let Some(mut r) = self.rec.take() else { return };
+        r.end = end.unwrap_or_else(clock::now);
+        if let Some(scope) = r.alloc.take() {
+            r.add_alloc(scope.end());
+        }
+        if std::thread::panicking() {
+            if r.data.status.code != StatusCode::Error {
+                let msg = super::panic::last_message(r.limit).unwrap_or(Cow::Borrowed("panicked"));
+                r.data.status = Status { code: StatusCode::Error, message: Some(msg) };
+            }
+        } else if r.cancel_on_drop && r.data.status.code == StatusCode::Unset {
+            r.data.status =
+                Status { code: StatusCode::Cancelled, message: Some(Cow::Borrowed("dropped before completion")) };
+        }
+        pipeline::submit(r);
+    }
+}
+
+impl crate::alloc::AllocScope {
+    /// Ends the scope and records the figures on `span` (nothing if it is not recording).
+    pub fn finish(self, span: &mut Span) {
+        span.add_alloc(self.end());
     }
 }
 
@@ -361,25 +354,9 @@ fn bound(v: Value, limit: usize) -> Value {
 }
 
 impl Drop for Span {
-    // Hot path: stamp the end time and hand the record to this thread's ring.
     #[inline]
     fn drop(&mut self) {
-        let Some(mut r) = self.rec.take() else { return };
-        let end = clock::Instant::now();
-        if let Some(scope) = r.alloc.take() {
-            scope.finish_into(&mut r.data);
-        }
-        if std::thread::panicking() {
-            if r.data.status.code != StatusCode::Error {
-                let msg = super::panic::last_message(r.limit).unwrap_or(Cow::Borrowed("panicked"));
-                r.data.status = Status { code: StatusCode::Error, message: Some(msg) };
-            }
-        } else if r.cancel_on_drop && r.data.status.code == StatusCode::Unset {
-            r.data.status =
-                Status { code: StatusCode::Cancelled, message: Some(Cow::Borrowed("dropped before completion")) };
-        }
-        r.end = end;
-        pipeline::submit(r);
+        self.finish(None);
     }
 }
 
@@ -399,11 +376,16 @@ impl Drop for Span {
 /// drop(child);
 /// assert_eq!(tracewell::current().span_id, parent.context().span_id);
 /// ```
-#[derive(Debug)]
 pub struct SpanGuard {
     span: Span,
-    prev: Option<SpanContext>,
+    prev: Option<Entered>,
     _not_send: PhantomData<*const ()>,
+}
+
+impl std::fmt::Debug for SpanGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanGuard").field("span", &self.span).finish_non_exhaustive()
+    }
 }
 
 impl std::ops::Deref for SpanGuard {
@@ -429,10 +411,9 @@ impl SpanGuard {
 impl Drop for SpanGuard {
     #[inline]
     fn drop(&mut self) {
-        if let Some(prev) = self.prev.take() {
-            replace_current(prev);
-        }
-        // `self.span` drops right after, ending the span.
+        // The previous context comes back first, then the span ends.
+        drop(self.prev.take());
+        self.span.finish(None);
     }
 }
 
@@ -524,54 +505,57 @@ impl SpanBuilder {
     /// Starts the span without making it current (to move it into a future or another thread).
     pub fn start_detached(self) -> Span {
         let SpanBuilder { name, target, kind, label, branch, parent, sample } = self;
-        begin(parent, sample, |shared, data| {
+        begin(parent, sample, true, |shared, rec| {
+            let data = &mut rec.data;
             data.name = name;
             data.target = target;
             data.kind = kind;
             data.label = label;
             data.branch = branch;
-            (shared.policy.max_len, 0, &[])
+            rec.site = None;
+            rec.limit = shared.policy.max_len;
+            rec.secret_mask = 0;
         })
     }
 }
 
 /// Starts a span for a callsite: parent from `parent` or the current span, sampled by the
-/// installed sampler and `sample`.
+/// installed sampler and `sample`. With `clock` false the span's clock starts later (a future's
+/// at its first poll), so no clock read is spent now.
 #[inline]
-pub(crate) fn start_callsite(cs: &'static Callsite, parent: Option<SpanContext>, sample: Option<f64>) -> Span {
-    begin(parent, sample, |shared, data| {
-        data.name = Cow::Borrowed(cs.name);
-        data.target = Cow::Borrowed(cs.target);
-        data.kind = cs.kind;
-        if let Some(l) = cs.label {
-            data.label = Some(Cow::Borrowed(l));
-        }
-        if let Some(b) = cs.branch {
-            data.branch = Some(Cow::Borrowed(b));
-        }
-        let limit = if shared.policy.capture { cs.max_len.unwrap_or(shared.policy.max_len) } else { 0 };
-        (limit, cs.secret_mask(shared), cs.inputs)
+pub(crate) fn start_callsite(
+    cs: &'static Callsite,
+    parent: Option<SpanContext>,
+    sample: Option<f64>,
+    clock: bool,
+) -> Span {
+    begin(parent, sample, clock, |shared, rec| {
+        // Names, module path, label, branch and argument names stay in the callsite; the record
+        // refers to it by number.
+        rec.site = Some(cs);
+        rec.data.kind = cs.kind;
+        rec.limit = if shared.policy.capture { cs.max_len.unwrap_or(shared.policy.max_len) } else { 0 };
+        rec.secret_mask = secret_mask(cs, shared);
     })
 }
 
-// Hot path: one TLS lookup for the pipeline, one for the current context, ids from a thread-local
-// generator, one clock read. Unsampled spans stop before anything is allocated.
+// Hot path: one thread-local lookup for the pipeline, one for the current context, ids from a
+// thread-local generator, one clock read into a record this thread used before. Unsampled spans
+// stop before a record is taken.
 #[inline]
 fn begin(
     parent: Option<SpanContext>,
     sample: Option<f64>,
-    fill: impl FnOnce(&Shared, &mut SpanData) -> (usize, u32, &'static [&'static str]),
+    clock: bool,
+    fill: impl FnOnce(&Shared, &mut Recording),
 ) -> Span {
     // Fast path: inside a trace that is not sampled, a parent-based sampler says no to every
     // child, so nothing is made at all (no id, no context switch).
-    if parent.is_none()
-        && sample.is_none()
-        && pipeline::parent_based()
-        && with_current(|p| p.is_valid() && !p.is_sampled())
-    {
+    if parent.is_none() && sample.is_none() && pipeline::parent_based() && current_is_unsampled() {
         return Span::none();
     }
-    let made = pipeline::with_ring(|shared, ring| {
+    let made = pipeline::with_thread(|thread| {
+        let shared = thread.shared();
         let span_id = SpanId::random();
         let decide = |p: &SpanContext| {
             let trace_id = if p.is_valid() { p.trace_id } else { TraceId::random() };
@@ -592,10 +576,10 @@ fn begin(
         if flags & FLAG_SAMPLED == 0 {
             return Span { ctx, rec: None };
         }
-        // Fields are written in place into a recycled box whose record is all defaults, so
-        // no span-sized struct is built on the stack and copied.
-        let mut rec = ring.recycled();
-        let (limit, secret_mask, inputs) = fill(shared, &mut rec.data);
+        // Fields are written in place into a reused box whose record is all defaults, so no
+        // span-sized struct is built on the stack and copied.
+        let mut rec = thread.recycled();
+        fill(thread.shared(), &mut rec);
         let data = &mut rec.data;
         data.trace_id = trace_id;
         data.span_id = span_id;
@@ -605,14 +589,8 @@ fn begin(
         if ctx.trace_state.is_some() {
             data.trace_state = ctx.trace_state.clone();
         }
-        rec.limit = limit;
-        rec.secret_mask = secret_mask;
-        rec.inputs = inputs;
-        rec.cancel_on_drop = false;
         rec.alloc = crate::alloc::is_active().then(AllocScope::begin);
-        let now = clock::Instant::now();
-        rec.start = now;
-        rec.end = now;
+        rec.start = if clock { clock::now() } else { 0 };
         Span { ctx, rec: Some(rec) }
     });
     made.unwrap_or(Span::none())

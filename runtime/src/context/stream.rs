@@ -15,8 +15,8 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 
 use super::handle::Span;
-use super::{SpanContext, replace_current};
-use crate::pipeline::clock;
+use super::{Entered, SpanContext};
+use crate::clock::{self, Ticks};
 use crate::span::{StatusCode, Value};
 
 /// What an iterator or stream span keeps of the items besides their count.
@@ -28,18 +28,6 @@ pub enum ItemCapture {
     Last,
     /// The first `n` items, as a list in the span's output (`capture_items = n`).
     First(usize),
-}
-
-/// Restores the previous current context when dropped, also while unwinding.
-struct Restore(Option<SpanContext>);
-
-impl Drop for Restore {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            replace_current(p);
-        }
-    }
 }
 
 /// Makes `ctx` current on this thread until the returned guard drops.
@@ -57,12 +45,12 @@ impl Drop for Restore {
 /// ```
 #[must_use = "the context is current only until the guard drops"]
 pub fn set_current(ctx: SpanContext) -> CurrentGuard {
-    CurrentGuard { _restore: Restore(Some(replace_current(ctx))) }
+    CurrentGuard { _entered: Entered::new(&ctx) }
 }
 
 /// Keeps a context current (see [`set_current`]).
 pub struct CurrentGuard {
-    _restore: Restore,
+    _entered: Entered,
 }
 
 impl std::fmt::Debug for CurrentGuard {
@@ -70,6 +58,13 @@ impl std::fmt::Debug for CurrentGuard {
         f.write_str("CurrentGuard")
     }
 }
+
+/// Polls of a stream timed one by one, before polls are timed one in [`TIME_ONE_IN`].
+const TIME_FIRST: u32 = 16;
+/// After the first [`TIME_FIRST`] polls, one poll in this many is timed; the busy time of the
+/// others is estimated from the timed ones (two clock reads per poll would cost more than a
+/// fast stream's item).
+const TIME_ONE_IN: u32 = 16;
 
 /// The per-item bookkeeping shared by iterators and streams.
 #[derive(Debug)]
@@ -80,6 +75,52 @@ struct Items<C, E> {
     value: C,
     error: E,
     done: bool,
+    /// Polls seen, polls timed and their busy ticks, polls not timed and how many were pending.
+    polls: u32,
+    timed: u32,
+    timed_busy: Ticks,
+    untimed: u32,
+    untimed_pending: u32,
+}
+
+impl<C, E> Items<C, E> {
+    fn new(mut span: Span, mode: ItemCapture, value: C, error: E) -> Items<C, E> {
+        span.set_cancel_on_drop(true);
+        span.set_items(0);
+        Items {
+            span,
+            count: 0,
+            mode,
+            value,
+            error,
+            done: false,
+            polls: 0,
+            timed: 0,
+            timed_busy: 0,
+            untimed: 0,
+            untimed_pending: 0,
+        }
+    }
+
+    /// Whether this poll is one to time.
+    #[inline]
+    fn time_this_poll(&mut self) -> bool {
+        self.polls = self.polls.wrapping_add(1);
+        self.polls <= TIME_FIRST || self.polls.is_multiple_of(TIME_ONE_IN)
+    }
+
+    /// Puts the polls that were counted but not timed on the span, with their estimated busy
+    /// time (the mean of the timed polls).
+    fn settle_polls(&mut self) {
+        if self.untimed == 0 {
+            return;
+        }
+        let estimate =
+            if self.timed == 0 { 0 } else { self.timed_busy / u64::from(self.timed) * u64::from(self.untimed) };
+        self.span.record_untimed_polls(self.untimed, self.untimed_pending, estimate);
+        self.untimed = 0;
+        self.untimed_pending = 0;
+    }
 }
 
 impl<C, E> Items<C, E> {
@@ -96,10 +137,7 @@ impl<C, E> Items<C, E> {
         }
         self.count += 1;
         if self.count == 1 {
-            let elapsed = self.span.__elapsed_ns();
-            if let Some(d) = self.span.__data_mut() {
-                d.first_item_ns = Some(elapsed);
-            }
+            self.span.first_item_at(clock::now());
         }
         if self.mode != ItemCapture::Count {
             self.capture(item);
@@ -124,8 +162,8 @@ impl<C, E> Items<C, E> {
             return;
         }
         let v = (self.value)(item, limit);
-        if let Some(d) = self.span.__data_mut() {
-            match (mode, &mut d.output) {
+        if let Some(out) = self.span.output_mut() {
+            match (mode, out) {
                 (ItemCapture::First(_), Some(Value::List(l))) => l.push(v),
                 (ItemCapture::First(_), out) => *out = Some(Value::List(vec![v])),
                 (_, out) => *out = Some(v),
@@ -138,41 +176,40 @@ impl<C, E> Items<C, E> {
     fn error_item(&mut self, message: Cow<'static, str>, type_name: &'static str) {
         let time = clock::now_unix_nanos();
         let index = self.count - 1;
-        let mut first_error = false;
-        if let Some(d) = self.span.__data_mut() {
-            first_error = d.status.code != StatusCode::Error;
-            d.events.push(crate::span::Event {
-                name: Cow::Borrowed("error"),
-                time_unix_nano: time,
-                attributes: vec![
-                    (Cow::Borrowed("message"), Value::Str(message.clone())),
-                    (Cow::Borrowed(crate::span::attr::ERROR_TYPE), Value::Str(Cow::Borrowed(type_name))),
-                    (Cow::Borrowed("item"), Value::U64(index)),
-                ],
-            });
-        }
+        let first_error = self.span.status_code() != StatusCode::Error;
+        self.span.push_event(crate::span::Event {
+            name: Cow::Borrowed("error"),
+            time_unix_nano: time,
+            attributes: vec![
+                (Cow::Borrowed("message"), Value::Str(message.clone())),
+                (Cow::Borrowed(crate::span::attr::ERROR_TYPE), Value::Str(Cow::Borrowed(type_name))),
+                (Cow::Borrowed("item"), Value::U64(index)),
+            ],
+        });
         if first_error {
             self.span.__error(|_| message, type_name);
         }
     }
 
     /// The iterator or stream is exhausted: the span ends normally.
-    fn finish(&mut self) {
+    fn finish(&mut self, end: Option<Ticks>) {
         self.done = true;
-        if let Some(d) = self.span.__data_mut() {
-            d.items = Some(self.count);
+        self.span.set_items(self.count);
+        self.settle_polls();
+        self.span.set_cancel_on_drop(false);
+        let span = std::mem::replace(&mut self.span, Span::none());
+        match end {
+            Some(t) => span.end_at(t),
+            None => span.end(),
         }
-        self.span.__set_cancel_on_drop(false);
-        std::mem::replace(&mut self.span, Span::none()).end();
     }
 }
 
 impl<C, E> Drop for Items<C, E> {
     // Dropped before exhaustion: record the items so far; the span then ends as cancelled.
     fn drop(&mut self) {
-        if let Some(d) = self.span.__data_mut() {
-            d.items = Some(self.count);
-        }
+        self.span.set_items(self.count);
+        self.settle_polls();
     }
 }
 
@@ -201,17 +238,13 @@ pub struct TracedIter<I, C, E> {
 /// Wraps `inner` so that `span` covers it until exhaustion. `value` captures an item for
 /// [`ItemCapture::Last`] / [`ItemCapture::First`]; `error` returns the message and type name of
 /// an error item. Dropped before exhaustion, the span ends with status cancelled.
-pub fn traced_iter<I, C, E>(mut span: Span, inner: I, mode: ItemCapture, value: C, error: E) -> TracedIter<I, C, E>
+pub fn traced_iter<I, C, E>(span: Span, inner: I, mode: ItemCapture, value: C, error: E) -> TracedIter<I, C, E>
 where
     I: Iterator,
     C: FnMut(&I::Item, usize) -> Value,
     E: FnMut(&I::Item, usize) -> Option<(Cow<'static, str>, &'static str)>,
 {
-    span.__set_cancel_on_drop(true);
-    if let Some(d) = span.__data_mut() {
-        d.items = Some(0);
-    }
-    TracedIter { inner, items: Items { span, count: 0, mode, value, error, done: false } }
+    TracedIter { inner, items: Items::new(span, mode, value, error) }
 }
 
 impl<I, C, E> Iterator for TracedIter<I, C, E>
@@ -222,18 +255,22 @@ where
 {
     type Item = I::Item;
 
-    // Hot path: swap the current context in and out around the inner `next()`.
+    // Hot path: swap the current context in and out around the inner `next()`, count the item.
     #[inline]
     fn next(&mut self) -> Option<I::Item> {
         if self.items.done {
             return self.inner.next();
         }
-        let restore = Restore(Some(replace_current(self.items.span.context().clone())));
+        if !self.items.span.is_recording() {
+            let _entered = self.items.span.context().is_valid().then(|| Entered::new(self.items.span.context()));
+            return self.inner.next();
+        }
+        let entered = Entered::new(self.items.span.context());
         let item = self.inner.next();
-        drop(restore);
+        drop(entered);
         match &item {
             Some(it) => self.items.item(it),
-            None => self.items.finish(),
+            None => self.items.finish(None),
         }
         item
     }
@@ -254,12 +291,16 @@ where
         if self.items.done {
             return self.inner.next_back();
         }
-        let restore = Restore(Some(replace_current(self.items.span.context().clone())));
+        if !self.items.span.is_recording() {
+            let _entered = self.items.span.context().is_valid().then(|| Entered::new(self.items.span.context()));
+            return self.inner.next_back();
+        }
+        let entered = Entered::new(self.items.span.context());
         let item = self.inner.next_back();
-        drop(restore);
+        drop(entered);
         match &item {
             Some(it) => self.items.item(it),
-            None => self.items.finish(),
+            None => self.items.finish(None),
         }
         item
     }
@@ -323,17 +364,13 @@ pin_project_lite::pin_project! {
 ///     }
 /// }
 /// ```
-pub fn traced_stream<S, C, E>(mut span: Span, inner: S, mode: ItemCapture, value: C, error: E) -> TracedStream<S, C, E>
+pub fn traced_stream<S, C, E>(span: Span, inner: S, mode: ItemCapture, value: C, error: E) -> TracedStream<S, C, E>
 where
     S: Stream,
     C: FnMut(&S::Item, usize) -> Value,
     E: FnMut(&S::Item, usize) -> Option<(Cow<'static, str>, &'static str)>,
 {
-    span.__set_cancel_on_drop(true);
-    if let Some(d) = span.__data_mut() {
-        d.items = Some(0);
-    }
-    TracedStream { inner, items: Items { span, count: 0, mode, value, error, done: false } }
+    TracedStream { inner, items: Items::new(span, mode, value, error) }
 }
 
 impl<S, C, E> Stream for TracedStream<S, C, E>
@@ -344,27 +381,39 @@ where
 {
     type Item = S::Item;
 
-    // Hot path: swap the current context in and out, two clock reads per poll when recording.
+    // Hot path: swap the current context in and out; time the poll (two clock reads) for the
+    // first polls and one in several after that, count the others.
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         let this = self.project();
-        if this.items.done {
+        let items = this.items;
+        if items.done {
             return this.inner.poll_next(cx);
         }
-        let recording = this.items.span.is_recording();
-        let t0 = if recording { Some(clock::Instant::now()) } else { None };
-        let restore = Restore(Some(replace_current(this.items.span.context().clone())));
-        let out = this.inner.poll_next(cx);
-        drop(restore);
-        if let (Some(t0), Some(d)) = (t0, this.items.span.__data_mut()) {
-            d.polls = d.polls.saturating_add(1);
-            d.busy_ns += clock::Instant::now().duration_since(t0).as_nanos() as u64;
-            if out.is_pending() {
-                d.pending_polls = d.pending_polls.saturating_add(1);
-            }
+        if !items.span.is_recording() {
+            let _entered = items.span.context().is_valid().then(|| Entered::new(items.span.context()));
+            return this.inner.poll_next(cx);
         }
+        let t0 = items.time_this_poll().then(clock::now);
+        let entered = Entered::new(items.span.context());
+        let out = this.inner.poll_next(cx);
+        drop(entered);
+        let t1 = match t0 {
+            Some(t0) => {
+                let t1 = clock::now();
+                items.timed += 1;
+                items.timed_busy += t1.saturating_sub(t0);
+                items.span.record_poll(t1.saturating_sub(t0), out.is_pending());
+                Some(t1)
+            }
+            None => {
+                items.untimed += 1;
+                items.untimed_pending += u32::from(out.is_pending());
+                None
+            }
+        };
         match &out {
-            Poll::Ready(Some(it)) => this.items.item(it),
-            Poll::Ready(None) => this.items.finish(),
+            Poll::Ready(Some(it)) => items.item(it),
+            Poll::Ready(None) => items.finish(t1),
             Poll::Pending => {}
         }
         out
@@ -397,7 +446,7 @@ impl<F: Future> Future for WithContext<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _restore = Restore(Some(replace_current(this.ctx.clone())));
+        let _entered = Entered::new(this.ctx);
         this.inner.poll(cx)
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use super::{BoxFuture, ExportError, Exporter, Settlement};
-use crate::span::SpanData;
+use crate::span::Batch;
 
 /// Sends every batch to `primary`; what it cannot deliver after its own retries (a failed
 /// export, or spans it evicted from its retry buffer, see [`Exporter::take_undelivered`]) goes
@@ -18,7 +18,7 @@ use crate::span::SpanData;
 /// # #[derive(Debug)] struct Down;
 /// # impl tracewell::export::Exporter for Down {
 /// #     fn name(&self) -> &'static str { "down" }
-/// #     fn export<'a>(&'a mut self, _: &'a [tracewell::SpanData]) -> tracewell::export::BoxFuture<'a, Result<(), tracewell::export::ExportError>> {
+/// #     fn export<'a>(&'a mut self, _: &'a tracewell::span::Batch) -> tracewell::export::BoxFuture<'a, Result<(), tracewell::export::ExportError>> {
 /// #         Box::pin(async { Err(tracewell::export::ExportError::Unavailable { exporter: "down", message: "no route".into() }) })
 /// #     }
 /// # }
@@ -67,7 +67,7 @@ impl<P: Exporter, F: Exporter> Fallback<P, F> {
     async fn rescue(&mut self) {
         self.collect_primary();
         let ids = std::mem::take(&mut self.ledger.rescue);
-        let evicted = self.primary.take_undelivered();
+        let evicted = Batch::concat(&self.primary.take_undelivered());
         if evicted.is_empty() {
             for id in ids {
                 self.ledger.resolve(id, Settlement::Dropped);
@@ -154,7 +154,7 @@ impl<P: Exporter, F: Exporter> Exporter for Fallback<P, F> {
         self.primary.name()
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             self.ledger.last_held = false;
             let primary = self.primary.export(batch).await;
@@ -168,7 +168,7 @@ impl<P: Exporter, F: Exporter> Exporter for Fallback<P, F> {
                 }
                 Ok(()) => {}
                 Err(e) => {
-                    crate::pipeline::log_error(format_args!("{e}; sending {} spans to the fallback", batch.len()));
+                    crate::diag::log_error(format_args!("{e}; sending {} spans to the fallback", batch.len()));
                     match self.fallback.export(batch).await {
                         Ok(()) if self.fallback.last_export_held() => {
                             let id = self.ledger.hold();
@@ -194,7 +194,7 @@ impl<P: Exporter, F: Exporter> Exporter for Fallback<P, F> {
         self.ledger.take_settled()
     }
 
-    fn take_undelivered(&mut self) -> Vec<SpanData> {
+    fn take_undelivered(&mut self) -> Vec<Batch> {
         self.fallback.take_undelivered()
     }
 
@@ -234,7 +234,7 @@ mod tests {
         answers: VecDeque<(bool, bool)>,
         last_held: bool,
         settle: Vec<Settlement>,
-        evicted: Vec<SpanData>,
+        evicted: Vec<Batch>,
         got: usize,
     }
 
@@ -242,7 +242,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "scripted"
         }
-        fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+        fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
             let (ok, held) = self.answers.pop_front().unwrap_or((true, false));
             self.last_held = held;
             self.got += batch.len();
@@ -256,7 +256,7 @@ mod tests {
         fn take_settled(&mut self) -> Vec<Settlement> {
             std::mem::take(&mut self.settle)
         }
-        fn take_undelivered(&mut self) -> Vec<SpanData> {
+        fn take_undelivered(&mut self) -> Vec<Batch> {
             std::mem::take(&mut self.evicted)
         }
     }
@@ -269,7 +269,7 @@ mod tests {
     fn what_the_primary_evicts_is_settled_by_the_fallback_in_order() {
         let primary = Scripted { answers: [(true, true), (false, false), (true, true)].into(), ..Default::default() };
         let mut f = Fallback::new(primary, Scripted::default());
-        let batch = vec![SpanData::default(); 3];
+        let batch = Batch::from_spans(&vec![crate::SpanData::default(); 3]);
         let mut held = Vec::new();
         for _ in 0..3 {
             run(f.export(&batch)).unwrap();
@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(held, [true, false, true], "the failed batch went to the fallback, which delivered it");
         assert_eq!(f.fallback.got, 3);
         f.primary.settle = vec![Settlement::Dropped, Settlement::Delivered];
-        f.primary.evicted = batch.clone();
+        f.primary.evicted = vec![batch.clone()];
         run(f.flush()).unwrap();
         assert_eq!(f.fallback.got, 6, "the evicted batch went to the fallback");
         assert_eq!(f.take_settled(), [Settlement::Delivered, Settlement::Delivered]);
@@ -289,7 +289,7 @@ mod tests {
         let primary = Scripted { answers: [(false, false), (true, true)].into(), ..Default::default() };
         let fallback = Scripted { answers: [(true, true)].into(), ..Default::default() };
         let mut f = Fallback::new(primary, fallback);
-        let batch = vec![SpanData::default(); 2];
+        let batch = Batch::from_spans(&vec![crate::SpanData::default(); 2]);
         run(f.export(&batch)).unwrap();
         assert!(f.last_export_held(), "the fallback holds the first batch");
         run(f.export(&batch)).unwrap();
@@ -305,7 +305,7 @@ mod tests {
     fn shutdown_settles_everything_still_held() {
         let primary = Scripted { answers: [(true, true), (true, true)].into(), ..Default::default() };
         let mut f = Fallback::new(primary, Scripted::default());
-        let batch = vec![SpanData::default()];
+        let batch = Batch::from_spans(&[crate::SpanData::default()]);
         run(f.export(&batch)).unwrap();
         run(f.export(&batch)).unwrap();
         run(f.shutdown()).unwrap();

@@ -1,4 +1,5 @@
-//! The NDJSON file exporter: one span per line (the schema of [`SpanData::write_json_line`]),
+//! The NDJSON file exporter: one span per line (the schema of
+//! [`SpanData::write_json_line`](crate::SpanData::write_json_line)),
 //! each batch appended under an advisory `flock` so several processes can share one file.
 //!
 //! Writes run on tokio's blocking pool, so a slow disk or a named pipe without a reader holds up
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use super::health::HealthCell;
 use super::{BoxFuture, ExportError, Exporter};
-use crate::span::SpanData;
+use crate::config::ConfigError;
+use crate::span::Batch;
 
 const NAME: &str = "file";
 
@@ -95,10 +97,10 @@ impl FileExporter {
     /// Builds the exporter from `TRACEWELL_FILE_*` as `get` reports them.
     pub(crate) fn from_lookup(
         get: &dyn Fn(&str) -> Option<String>,
-        config: &crate::Config,
-    ) -> Result<FileExporter, crate::ConfigError> {
+        service_name: &str,
+    ) -> Result<FileExporter, ConfigError> {
         let path = get("TRACEWELL_FILE_PATH").unwrap_or_else(|| DEFAULT_FILE_PATH.into());
-        let mut e = FileExporter::new(path.trim()).service_name(config.service_name.clone());
+        let mut e = FileExporter::new(path.trim()).service_name(service_name.to_owned());
         if let Some(v) = get("TRACEWELL_FILE_MAX_BYTES") {
             e = e.max_bytes(super::parse_positive("TRACEWELL_FILE_MAX_BYTES", &v)?);
         }
@@ -189,11 +191,11 @@ impl Exporter for FileExporter {
         NAME
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             let mut buf = std::mem::take(&mut self.buf);
             buf.clear();
-            for span in batch {
+            for span in batch.iter() {
                 span.write_json_line(&self.service_name, &mut buf);
             }
             let path = self.path.clone();
@@ -245,6 +247,7 @@ impl Exporter for FileExporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SpanData;
 
     fn span(name: &'static str) -> SpanData {
         SpanData {
@@ -269,7 +272,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut e = FileExporter::new(&path).max_bytes(600).max_files(2);
         for _ in 0..10 {
-            rt.block_on(e.export(&[span("a"), span("b")])).unwrap();
+            rt.block_on(e.export(&Batch::from_spans(&[span("a"), span("b")]))).unwrap();
         }
         let size = std::fs::metadata(&path).unwrap().len();
         assert!(size <= 600, "{size}");
@@ -286,7 +289,7 @@ mod tests {
     fn unwritable_path_is_an_error_and_counted() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut e = FileExporter::new("/nonexistent-dir/x.ndjson");
-        let err = rt.block_on(e.export(&[span("a")])).unwrap_err();
+        let err = rt.block_on(e.export(&Batch::from_spans(&[span("a")]))).unwrap_err();
         assert!(err.to_string().starts_with("file: "), "{err}");
         let h = e.health.snapshot();
         assert_eq!((h.spans_dropped, h.connected), (1, false));

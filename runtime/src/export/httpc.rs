@@ -74,9 +74,7 @@ pub(crate) fn headers(exporter: &str, pairs: &[(String, String)]) -> Vec<(Header
     for (k, v) in pairs {
         match (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
             (Ok(k), Ok(v)) => out.push((k, v)),
-            _ => crate::pipeline::log_error(format_args!(
-                "{exporter}: header {k:?} is not a valid HTTP header; not sent"
-            )),
+            _ => crate::diag::log_error(format_args!("{exporter}: header {k:?} is not a valid HTTP header; not sent")),
         }
     }
     out

@@ -23,7 +23,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use super::{ExportError, Settlement};
-use crate::span::SpanData;
+use crate::span::Batch;
 
 /// Requests in flight per exporter unless configured (`TRACEWELL_OTLP_MAX_IN_FLIGHT`,
 /// `TRACEWELL_ZIPKIN_MAX_IN_FLIGHT`).
@@ -59,8 +59,8 @@ pub(crate) struct InFlight {
     io_failed: bool,
     pending: VecDeque<Pending>,
     settled: Vec<Settlement>,
-    /// Spans of batches that failed, kept only after [`InFlight::keep_spans`].
-    undelivered: Vec<SpanData>,
+    /// Batches that failed, kept only after [`InFlight::keep_spans`].
+    undelivered: Vec<Batch>,
     keep_spans: bool,
     last_held: bool,
 }
@@ -75,7 +75,7 @@ struct Pending {
     /// The request's result, sent by its task before it wakes the caller.
     answer: oneshot::Receiver<Result<(), ExportError>>,
     spans: usize,
-    kept: Option<Vec<SpanData>>,
+    kept: Option<Batch>,
 }
 
 impl InFlight {
@@ -106,7 +106,7 @@ impl InFlight {
                 Ok(io) => self.io = Some(io),
                 Err(e) => {
                     self.io_failed = true;
-                    crate::pipeline::log_error(format_args!(
+                    crate::diag::log_error(format_args!(
                         "{}: cannot start the I/O thread ({e}); each export now waits for its answer",
                         self.name
                     ));
@@ -129,7 +129,7 @@ impl InFlight {
     /// # Errors
     ///
     /// The request's own error, when it ran here.
-    pub(crate) async fn send<F>(&mut self, batch: &[SpanData], request: F) -> Result<(), ExportError>
+    pub(crate) async fn send<F>(&mut self, batch: &Batch, request: F) -> Result<(), ExportError>
     where
         F: Future<Output = Result<(), ExportError>> + Send + 'static,
     {
@@ -138,7 +138,7 @@ impl InFlight {
         while self.pending.len() >= self.limit {
             self.settle_oldest().await;
         }
-        let kept = self.keep_spans.then(|| batch.to_vec());
+        let kept = self.keep_spans.then(|| batch.clone());
         // The caller is the batch worker, which may be parked until its next interval: the
         // result goes out first, then the worker is woken to settle the batch, so `stats()`
         // shows it exported (or dropped) at once. A task that panics or is cancelled drops its
@@ -186,7 +186,7 @@ impl InFlight {
     }
 
     /// The spans of failed batches, when kept (see [`InFlight::keep_spans`]).
-    pub(crate) fn take_undelivered(&mut self) -> Vec<SpanData> {
+    pub(crate) fn take_undelivered(&mut self) -> Vec<Batch> {
         std::mem::take(&mut self.undelivered)
     }
 
@@ -209,10 +209,10 @@ impl InFlight {
             Some(Err(e)) => e.to_string(),
             None => format!("{}: the request ended without an answer (it panicked or was cancelled)", self.name),
         };
-        crate::pipeline::log_error(format_args!("export of {} spans failed: {error}", p.spans));
+        crate::diag::log_error(format_args!("export of {} spans failed: {error}", p.spans));
         self.settled.push(Settlement::Dropped);
-        if let Some(spans) = p.kept {
-            self.undelivered.extend(spans);
+        if let Some(batch) = p.kept {
+            self.undelivered.push(batch);
         }
     }
 }
@@ -246,7 +246,7 @@ macro_rules! in_flight_methods {
             self.in_flight.take_settled()
         }
 
-        fn take_undelivered(&mut self) -> Vec<$crate::span::SpanData> {
+        fn take_undelivered(&mut self) -> Vec<$crate::span::Batch> {
             self.in_flight.take_undelivered()
         }
 
@@ -299,8 +299,10 @@ mod tests {
 
     use super::*;
 
-    fn spans(n: usize) -> Vec<SpanData> {
-        (0..n).map(|i| SpanData { name: format!("s{i}").into(), ..SpanData::default() }).collect()
+    fn spans(n: usize) -> Batch {
+        let spans: Vec<_> =
+            (0..n).map(|i| crate::SpanData { name: format!("s{i}").into(), ..Default::default() }).collect();
+        Batch::from_spans(&spans)
     }
 
     fn failure() -> ExportError {
@@ -343,7 +345,8 @@ mod tests {
         a.send(true).unwrap();
         assert_eq!(wait_settled(&mut f, 3), [Settlement::Delivered, Settlement::Delivered, Settlement::Dropped]);
         let back = f.take_undelivered();
-        assert_eq!(back.iter().map(|s| s.name.to_string()).collect::<Vec<_>>(), ["s0", "s1", "s2"]);
+        let names: Vec<String> = back.iter().flat_map(|b| b.iter().map(|s| s.name().to_owned())).collect();
+        assert_eq!(names, ["s0", "s1", "s2"]);
         assert!(f.take_undelivered().is_empty());
     }
 
@@ -413,7 +416,7 @@ mod tests {
         rt.block_on(f.send(&spans(1), async { Ok(()) })).unwrap();
         rt.block_on(f.finish_all());
         assert_eq!(f.take_settled(), [Settlement::Dropped, Settlement::Delivered]);
-        assert_eq!(f.take_undelivered().len(), 3);
+        assert_eq!(f.take_undelivered().iter().map(Batch::len).sum::<usize>(), 3);
     }
 
     #[test]

@@ -4,12 +4,15 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{BoxFuture, ExportError, Exporter};
-use crate::span::SpanData;
+use crate::span::{Batch, SpanData};
 
 /// Keeps the last `capacity` spans in memory; older ones fall off. Cloning gives another handle
 /// to the same spans.
 ///
-/// The lock here is taken only by the batch worker and by readers, never on the hot path.
+/// It keeps the batches it receives as they are (compact records, shared with the worker, not
+/// copied), so keeping a span costs the worker nothing per span; [`MemoryExporter::spans`]
+/// decodes them. The lock here is taken only by the batch worker and by readers, never on the
+/// hot path.
 ///
 /// # Examples
 ///
@@ -29,13 +32,39 @@ pub struct MemoryExporter {
 
 #[derive(Debug)]
 struct Ring {
-    spans: VecDeque<SpanData>,
+    /// Batches, oldest first, each with how many of its first spans fell off already.
+    batches: VecDeque<(Batch, usize)>,
+    /// Spans held (in `batches`, not counting those fallen off).
+    len: usize,
     capacity: usize,
     evicted: u64,
 }
 
-/// How many spans the default memory exporter keeps.
-pub const DEFAULT_MEMORY_CAPACITY: usize = 10_000;
+impl Ring {
+    fn spans(&self) -> impl Iterator<Item = SpanData> + '_ {
+        self.batches.iter().flat_map(|(b, skip)| b.iter().skip(*skip).map(|s| s.to_data()))
+    }
+
+    /// Drops the oldest spans until at most `capacity` are held.
+    fn trim(&mut self) {
+        while self.len > self.capacity {
+            let over = self.len - self.capacity;
+            let Some((b, skip)) = self.batches.front_mut() else { break };
+            let here = b.len() - *skip;
+            if here <= over {
+                self.batches.pop_front();
+                self.len -= here;
+                self.evicted += here as u64;
+            } else {
+                *skip += over;
+                self.len -= over;
+                self.evicted += over as u64;
+            }
+        }
+    }
+}
+
+pub use crate::config::DEFAULT_MEMORY_CAPACITY;
 
 impl Default for MemoryExporter {
     fn default() -> Self {
@@ -47,13 +76,7 @@ impl MemoryExporter {
     /// A memory exporter keeping the last `capacity` spans (at least 1).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        MemoryExporter {
-            inner: Arc::new(Mutex::new(Ring {
-                spans: VecDeque::with_capacity(capacity.min(4096)),
-                capacity,
-                evicted: 0,
-            })),
-        }
+        MemoryExporter { inner: Arc::new(Mutex::new(Ring { batches: VecDeque::new(), len: 0, capacity, evicted: 0 })) }
     }
 
     fn lock(&self) -> MutexGuard<'_, Ring> {
@@ -63,17 +86,23 @@ impl MemoryExporter {
 
     /// A copy of the spans held, oldest first.
     pub fn spans(&self) -> Vec<SpanData> {
-        self.lock().spans.iter().cloned().collect()
+        self.lock().spans().collect()
     }
 
     /// Removes and returns the spans held, oldest first.
     pub fn take(&self) -> Vec<SpanData> {
-        self.lock().spans.drain(..).collect()
+        let mut ring = self.lock();
+        let spans = ring.spans().collect();
+        ring.batches.clear();
+        ring.len = 0;
+        spans
     }
 
     /// Forgets every span held.
     pub fn clear(&self) {
-        self.lock().spans.clear();
+        let mut ring = self.lock();
+        ring.batches.clear();
+        ring.len = 0;
     }
 
     /// How many spans fell off the ring because it was full.
@@ -87,16 +116,13 @@ impl Exporter for MemoryExporter {
         "memory"
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
-        let mut ring = self.lock();
-        let cap = ring.capacity;
-        let keep = &batch[batch.len().saturating_sub(cap)..];
-        let skipped = (batch.len() - keep.len()) as u64;
-        let overflow = (ring.spans.len() + keep.len()).saturating_sub(cap);
-        ring.spans.drain(..overflow);
-        ring.evicted += overflow as u64 + skipped;
-        ring.spans.extend(keep.iter().cloned());
-        drop(ring);
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+        if !batch.is_empty() {
+            let mut ring = self.lock();
+            ring.len += batch.len();
+            ring.batches.push_back((batch.clone(), 0));
+            ring.trim();
+        }
         Box::pin(std::future::ready(Ok(())))
     }
 }

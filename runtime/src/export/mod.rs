@@ -54,7 +54,8 @@ pub use stdout::{StdoutExporter, StdoutFormat, pretty_line};
 #[cfg(feature = "zipkin")]
 pub use zipkin::{DEFAULT_ZIPKIN_ENDPOINT, ZipkinExporter};
 
-use crate::span::SpanData;
+use crate::config::ConfigError;
+use crate::span::Batch;
 
 /// A boxed future, as exporters return them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -114,13 +115,13 @@ pub enum ExportError {
 /// ```
 /// use std::sync::{Arc, atomic::{AtomicU64, Ordering}};
 /// use tracewell::export::{BoxFuture, ExportError, Exporter};
-/// use tracewell::SpanData;
+/// use tracewell::span::Batch;
 ///
 /// #[derive(Debug)]
 /// struct Count(Arc<AtomicU64>);
 /// impl Exporter for Count {
 ///     fn name(&self) -> &'static str { "count" }
-///     fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+///     fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
 ///         self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
 ///         Box::pin(async { Ok(()) })
 ///     }
@@ -137,12 +138,14 @@ pub trait Exporter: Send + std::fmt::Debug + 'static {
     /// A short name for logs, stats and health (`"memory"`, `"otlp-grpc"`, ...).
     fn name(&self) -> &'static str;
 
-    /// Sends one batch. Must finish in bounded time.
+    /// Sends one batch. Must finish in bounded time. The spans are compact records read in
+    /// place ([`crate::span::SpanRef`]); [`Batch::to_vec`] gives owned [`crate::SpanData`] where
+    /// that is simpler. A [`Batch`] is cheap to clone, to keep for a retry.
     ///
     /// # Errors
     ///
     /// [`ExportError`] when the batch could not be delivered after the exporter's own retries.
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>>;
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>>;
 
     /// Pushes out anything buffered.
     ///
@@ -161,7 +164,7 @@ pub trait Exporter: Send + std::fmt::Debug + 'static {
     /// Spans this exporter gave up on since the last call although its `export` returned `Ok`
     /// (for example evicted from a full retry buffer). A [`Fallback`] wrapper sends them to its
     /// fallback; exporters without a buffer keep the default (nothing).
-    fn take_undelivered(&mut self) -> Vec<SpanData> {
+    fn take_undelivered(&mut self) -> Vec<Batch> {
         Vec::new()
     }
 
@@ -204,39 +207,35 @@ impl Exporter for NullExporter {
         "none"
     }
 
-    fn export<'a>(&'a mut self, _batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, _batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(std::future::ready(Ok(())))
     }
 }
 
-pub(crate) fn memory_default_capacity() -> usize {
-    memory::DEFAULT_MEMORY_CAPACITY
-}
-
 /// Builds an exporter that leaves the process (`file`, `redis`, `otlp`, `zipkin`) from the
 /// configuration and its own environment variables; `None` when this build does not have it.
-pub(crate) fn from_name(name: &str, config: &crate::Config) -> Option<Result<Box<dyn Exporter>, crate::ConfigError>> {
+pub(crate) fn from_name(name: &str, service_name: &str) -> Option<Result<Box<dyn Exporter>, ConfigError>> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    from_lookup(name, config, &get)
+    from_lookup(name, service_name, &get)
 }
 
 /// [`from_name`] over any variable lookup (empty values count as unset).
 pub(crate) fn from_lookup(
     name: &str,
-    config: &crate::Config,
+    service_name: &str,
     get: &dyn Fn(&str) -> Option<String>,
-) -> Option<Result<Box<dyn Exporter>, crate::ConfigError>> {
-    fn boxed<E: Exporter>(r: Result<E, crate::ConfigError>) -> Result<Box<dyn Exporter>, crate::ConfigError> {
+) -> Option<Result<Box<dyn Exporter>, ConfigError>> {
+    fn boxed<E: Exporter>(r: Result<E, ConfigError>) -> Result<Box<dyn Exporter>, ConfigError> {
         r.map(|e| Box::new(e) as Box<dyn Exporter>)
     }
     match name {
-        "file" => Some(boxed(FileExporter::from_lookup(get, config))),
+        "file" => Some(boxed(FileExporter::from_lookup(get, service_name))),
         #[cfg(feature = "redis")]
-        "redis" => Some(boxed(redis::RedisExporter::from_lookup(get, config))),
+        "redis" => Some(boxed(redis::RedisExporter::from_lookup(get, service_name))),
         #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-        "otlp" => Some(otlp::from_lookup(get, config)),
+        "otlp" => Some(otlp::from_lookup(get, service_name)),
         #[cfg(feature = "zipkin")]
-        "zipkin" => Some(boxed(zipkin::ZipkinExporter::from_lookup(get, config))),
+        "zipkin" => Some(boxed(zipkin::ZipkinExporter::from_lookup(get, service_name))),
         _ => None,
     }
 }
@@ -289,10 +288,10 @@ pub(crate) fn push_sources(text: &mut String, err: &(dyn std::error::Error + 'st
 }
 
 /// Parses a whole number greater than 0 from the variable `var`.
-pub(crate) fn parse_positive(var: &'static str, v: &str) -> Result<u64, crate::ConfigError> {
+pub(crate) fn parse_positive(var: &'static str, v: &str) -> Result<u64, ConfigError> {
     match v.trim().parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(crate::ConfigError::Invalid {
+        _ => Err(ConfigError::Invalid {
             var,
             value: v.to_owned(),
             reason: "expected a whole number greater than 0".into(),
@@ -304,9 +303,9 @@ pub(crate) fn parse_positive(var: &'static str, v: &str) -> Result<u64, crate::C
 mod tests {
     use super::*;
 
-    fn build(name: &str, env: &[(&str, &str)]) -> Result<Box<dyn Exporter>, crate::ConfigError> {
+    fn build(name: &str, env: &[(&str, &str)]) -> Result<Box<dyn Exporter>, ConfigError> {
         let get = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
-        from_lookup(name, &crate::Config::default(), &get).expect("exporter compiled in")
+        from_lookup(name, crate::config::DEFAULT_SERVICE_NAME, &get).expect("exporter compiled in")
     }
 
     #[test]
@@ -330,6 +329,6 @@ mod tests {
 
     #[test]
     fn unknown_names_are_not_built_here() {
-        assert!(from_lookup("kafka", &crate::Config::default(), &|_| None).is_none());
+        assert!(from_lookup("kafka", crate::config::DEFAULT_SERVICE_NAME, &|_| None).is_none());
     }
 }

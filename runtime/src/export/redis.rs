@@ -13,7 +13,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::health::HealthCell;
 use super::retry::Backoff;
 use super::{BoxFuture, ExportError, Exporter, Settlement};
-use crate::span::SpanData;
+use crate::config::ConfigError;
+use crate::span::Batch;
 
 const NAME: &str = "redis";
 
@@ -220,15 +221,15 @@ impl RedisExporter {
 
     pub(crate) fn from_lookup(
         get: &dyn Fn(&str) -> Option<String>,
-        config: &crate::Config,
-    ) -> Result<RedisExporter, crate::ConfigError> {
+        service_name: &str,
+    ) -> Result<RedisExporter, ConfigError> {
         let url = get("TRACEWELL_REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.into());
-        let mut e = RedisExporter::new(url.trim()).map_err(|err| crate::ConfigError::Invalid {
+        let mut e = RedisExporter::new(url.trim()).map_err(|err| ConfigError::Invalid {
             var: "TRACEWELL_REDIS_URL",
             value: redact_url(&url),
             reason: err.to_string(),
         })?;
-        e = e.service_name(config.service_name.clone());
+        e = e.service_name(service_name.to_owned());
         if let Some(k) = get("TRACEWELL_REDIS_KEY") {
             e = e.key(k.trim());
         }
@@ -239,7 +240,7 @@ impl RedisExporter {
             Some(v) if matches!(v.as_str(), "on" | "true" | "1" | "yes") => true,
             Some(v) if matches!(v.as_str(), "off" | "false" | "0" | "no") => false,
             Some(v) => {
-                return Err(crate::ConfigError::Invalid {
+                return Err(ConfigError::Invalid {
                     var: "TRACEWELL_REDIS_STREAM",
                     value: v,
                     reason: "expected on or off".into(),
@@ -262,10 +263,10 @@ impl RedisExporter {
         Ok(e)
     }
 
-    fn encode(&self, batch: &[SpanData]) -> Encoded {
+    fn encode(&self, batch: &Batch) -> Encoded {
         let mut data = Vec::with_capacity(batch.len() * 256);
         let mut ends = Vec::with_capacity(batch.len());
-        for span in batch {
+        for span in batch.iter() {
             span.write_json_line(&self.service_name, &mut data);
             data.pop();
             ends.push(data.len());
@@ -390,7 +391,7 @@ impl Exporter for RedisExporter {
         NAME
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             self.evicted.clear();
             self.last_held = false;
@@ -447,18 +448,19 @@ impl Exporter for RedisExporter {
         std::mem::take(&mut self.settled)
     }
 
-    fn take_undelivered(&mut self) -> Vec<SpanData> {
+    fn take_undelivered(&mut self) -> Vec<Batch> {
         let mut out = Vec::new();
         for b in self.evicted.drain(..) {
             for line in b.lines() {
-                if let Ok(p) =
-                    std::str::from_utf8(line).map_err(|_| ()).and_then(|s| SpanData::from_json_line(s).map_err(|_| ()))
+                if let Ok(p) = std::str::from_utf8(line)
+                    .map_err(|_| ())
+                    .and_then(|s| crate::SpanData::from_json_line(s).map_err(|_| ()))
                 {
                     out.push(p.span);
                 }
             }
         }
-        out
+        if out.is_empty() { Vec::new() } else { vec![Batch::from_spans(&out)] }
     }
 }
 
@@ -476,7 +478,7 @@ impl RedisExporter {
     ///
     /// # Errors
     ///
-    /// [`crate::ConfigError::Invalid`] naming `TRACEWELL_REDIS_CA_CERT` when `pem` holds no
+    /// [`ConfigError::Invalid`] naming `TRACEWELL_REDIS_CA_CERT` when `pem` holds no
     /// usable certificate, or naming `TRACEWELL_REDIS_URL` when the URL is not `rediss://`.
     ///
     /// # Examples
@@ -490,7 +492,7 @@ impl RedisExporter {
     /// let _guard = tracewell::builder().exporter(redis).install()?;
     /// # Ok(()) }
     /// ```
-    pub fn ca_certificate_pem(self, pem: impl Into<Vec<u8>>) -> Result<Self, crate::ConfigError> {
+    pub fn ca_certificate_pem(self, pem: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
         let (pem, mut tls) = (pem.into(), self.tls.clone());
         tls.set_ca(CA_VAR, &super::tls::in_code(&pem), pem)?;
         self.with_tls(tls, CA_VAR)
@@ -502,14 +504,10 @@ impl RedisExporter {
     ///
     /// # Errors
     ///
-    /// [`crate::ConfigError::Invalid`] naming the variable when `cert` holds no certificate, `key`
+    /// [`ConfigError::Invalid`] naming the variable when `cert` holds no certificate, `key`
     /// no private key, or the key does not belong to the certificate; naming
     /// `TRACEWELL_REDIS_URL` when the URL is not `rediss://`.
-    pub fn client_identity_pem(
-        self,
-        cert: impl Into<Vec<u8>>,
-        key: impl Into<Vec<u8>>,
-    ) -> Result<Self, crate::ConfigError> {
+    pub fn client_identity_pem(self, cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
         let (cert, key, mut tls) = (cert.into(), key.into(), self.tls.clone());
         let shown = (super::tls::in_code(&cert), super::tls::in_code(&key));
         tls.set_identity((CERT_VAR, KEY_VAR), (&shown.0, &shown.1), cert, key)?;
@@ -517,7 +515,7 @@ impl RedisExporter {
     }
 
     /// Rebuilds the client with `tls` (already checked); `var` is named if the URL is not TLS.
-    fn with_tls(mut self, tls: super::tls::TlsPem, var: &'static str) -> Result<Self, crate::ConfigError> {
+    fn with_tls(mut self, tls: super::tls::TlsPem, var: &'static str) -> Result<Self, ConfigError> {
         if tls.ca.is_none() && tls.identity.is_none() {
             return Ok(self);
         }
@@ -529,7 +527,7 @@ impl RedisExporter {
             root_cert: tls.ca.clone(),
         };
         let info = self.client.get_connection_info().clone();
-        self.client = redis::Client::build_with_tls(info, certs).map_err(|e| crate::ConfigError::Invalid {
+        self.client = redis::Client::build_with_tls(info, certs).map_err(|e| ConfigError::Invalid {
             var: "TRACEWELL_REDIS_URL",
             value: self.target.clone(),
             reason: format!("{var} is set, which needs a rediss:// (TLS) URL: {e}"),
@@ -556,7 +554,7 @@ mod tests {
     #[test]
     fn bad_url_names_the_variable() {
         let get = |k: &str| (k == "TRACEWELL_REDIS_URL").then(|| "http://:pw@x".to_owned());
-        let err = RedisExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+        let err = RedisExporter::from_lookup(&get, crate::config::DEFAULT_SERVICE_NAME).unwrap_err().to_string();
         assert!(err.starts_with("TRACEWELL_REDIS_URL="), "{err}");
         assert!(!err.contains(":pw@"), "{err}");
     }
@@ -566,17 +564,18 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut e =
             RedisExporter::new("redis://127.0.0.1:1").unwrap().buffer_capacity(2).timeout(Duration::from_millis(50));
-        let batch = vec![SpanData { trace_id: crate::TraceId(1), span_id: crate::SpanId(1), ..Default::default() }; 2];
+        let span = crate::SpanData { trace_id: crate::TraceId(1), span_id: crate::SpanId(1), ..Default::default() };
+        let batch = Batch::from_spans(&[span.clone(), span]);
         rt.block_on(e.export(&batch)).unwrap();
         assert!(e.last_export_held(), "nobody listens on port 1: the batch waits in the buffer");
         assert_eq!(e.take_settled(), []);
         rt.block_on(e.export(&batch)).unwrap();
         assert!(e.last_export_held());
         assert_eq!(e.take_settled(), [Settlement::Dropped], "the older batch made room for the newer");
-        assert_eq!(e.take_undelivered().len(), 2);
+        assert_eq!(e.take_undelivered().iter().map(Batch::len).sum::<usize>(), 2);
         assert!(rt.block_on(e.shutdown()).is_err(), "shutdown says spans were left");
         assert_eq!(e.take_settled(), [Settlement::Dropped]);
-        assert_eq!(e.take_undelivered().len(), 2);
+        assert_eq!(e.take_undelivered().iter().map(Batch::len).sum::<usize>(), 2);
     }
 
     #[test]
@@ -595,10 +594,10 @@ mod tests {
                 CA_VAR => Some("/nonexistent/redis-ca.pem".to_owned()),
                 _ => None,
             };
-            let err = RedisExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+            let err = RedisExporter::from_lookup(&get, crate::config::DEFAULT_SERVICE_NAME).unwrap_err().to_string();
             assert!(err.starts_with("TRACEWELL_REDIS_CA_CERT=\"/nonexistent/redis-ca.pem\": cannot read"), "{err}");
             let get = |k: &str| (k == KEY_VAR).then(|| "/k.pem".to_owned());
-            let err = RedisExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+            let err = RedisExporter::from_lookup(&get, crate::config::DEFAULT_SERVICE_NAME).unwrap_err().to_string();
             assert!(err.starts_with("TRACEWELL_REDIS_CLIENT_KEY=\"/k.pem\""), "{err}");
             assert!(err.contains("set TRACEWELL_REDIS_CLIENT_CERT too"), "{err}");
             let err = RedisExporter::new("rediss://h:1").unwrap().ca_certificate_pem("x").unwrap_err().to_string();
@@ -609,15 +608,19 @@ mod tests {
     #[test]
     fn full_buffer_drops_oldest_and_counts() {
         let mut e = RedisExporter::new("redis://127.0.0.1:1").unwrap().buffer_capacity(3);
-        let span =
-            SpanData { name: "s".into(), trace_id: crate::TraceId(1), span_id: crate::SpanId(1), ..Default::default() };
+        let span = crate::SpanData {
+            name: "s".into(),
+            trace_id: crate::TraceId(1),
+            span_id: crate::SpanId(1),
+            ..Default::default()
+        };
         for _ in 0..3 {
-            let enc = e.encode(&[span.clone(), span.clone()]);
+            let enc = e.encode(&Batch::from_spans(&[span.clone(), span.clone()]));
             e.push(enc);
         }
         assert_eq!(e.buffered_spans, 2);
         let h = e.health.snapshot();
         assert_eq!((h.spans_dropped, h.spans_buffered), (4, 2));
-        assert_eq!(e.take_undelivered().len(), 4);
+        assert_eq!(e.take_undelivered().iter().map(Batch::len).sum::<usize>(), 4);
     }
 }

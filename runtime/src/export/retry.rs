@@ -76,7 +76,7 @@ where
                 health.delivered(spans);
                 if rejected > 0 {
                     health.update(|h| h.spans_rejected += rejected);
-                    crate::pipeline::log_error(format_args!(
+                    crate::diag::log_error(format_args!(
                         "{exporter}: the backend rejected {rejected} of {spans} spans: {message}"
                     ));
                 }

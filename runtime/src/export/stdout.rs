@@ -3,17 +3,8 @@
 use std::io::Write;
 
 use super::{BoxFuture, ExportError, Exporter};
-use crate::span::{SpanData, StatusCode};
-
-/// How the stdout exporter writes spans.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum StdoutFormat {
-    /// `12.3µs add a=1 b=2 -> 3  [trace 4bf9.. span 00f0.. parent ..]`
-    #[default]
-    Pretty,
-    /// One JSON object per line in the NDJSON schema (as the file exporter writes).
-    Json,
-}
+pub use crate::config::StdoutFormat;
+use crate::span::{Batch, SpanData, StatusCode};
 
 /// Prints each span to standard output, one line per span, written per batch.
 ///
@@ -119,12 +110,12 @@ impl Exporter for StdoutExporter {
         "stdout"
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         self.buf.clear();
-        for span in batch {
+        for span in batch.iter() {
             match self.format {
                 StdoutFormat::Pretty => {
-                    self.buf.extend_from_slice(pretty_line(span).as_bytes());
+                    self.buf.extend_from_slice(pretty_line(&span.to_data()).as_bytes());
                     self.buf.push(b'\n');
                 }
                 StdoutFormat::Json => span.write_json_line(&self.service_name, &mut self.buf),

@@ -16,7 +16,7 @@ use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
 
-use crate::ConfigError;
+use crate::config::ConfigError;
 
 /// PEM the user gave, already checked: a CA to trust and a client identity for mutual TLS.
 #[derive(Clone, Default)]
@@ -164,7 +164,7 @@ fn system_roots() -> &'static [TrustAnchor<'static>] {
     ROOTS.get_or_init(|| {
         let found = rustls_native_certs::load_native_certs();
         if let Some(e) = found.errors.first() {
-            crate::pipeline::log_error(format_args!("reading the system's trusted certificates: {e}"));
+            crate::diag::log_error(format_args!("reading the system's trusted certificates: {e}"));
         }
         let mut store = RootCertStore::empty();
         store.add_parsable_certificates(found.certs);

@@ -10,7 +10,8 @@ use super::httpc;
 use super::inflight::{self, InFlight};
 use super::retry::{Attempt, send_with_retries};
 use super::{BoxFuture, ExportError, Exporter};
-use crate::span::{SpanData, SpanKind, StatusCode, Value};
+use crate::config::ConfigError;
+use crate::span::{Batch, SpanData, SpanKind, StatusCode, Value};
 
 const NAME: &str = "zipkin";
 
@@ -76,12 +77,12 @@ const CERT_VAR: &str = "TRACEWELL_ZIPKIN_CLIENT_CERT";
 #[cfg(feature = "tls")]
 const KEY_VAR: &str = "TRACEWELL_ZIPKIN_CLIENT_KEY";
 
-fn check(var: &'static str, url: &str) -> Result<hyper::Uri, crate::ConfigError> {
+fn check(var: &'static str, url: &str) -> Result<hyper::Uri, ConfigError> {
     check_in(var, url, cfg!(feature = "tls"))
 }
 
-fn check_in(var: &'static str, url: &str, tls_built: bool) -> Result<hyper::Uri, crate::ConfigError> {
-    let bad = |reason: String| crate::ConfigError::Invalid { var, value: url.to_owned(), reason };
+fn check_in(var: &'static str, url: &str, tls_built: bool) -> Result<hyper::Uri, ConfigError> {
+    let bad = |reason: String| ConfigError::Invalid { var, value: url.to_owned(), reason };
     if let Some(why) = super::tls_missing(url, tls_built) {
         return Err(bad(why));
     }
@@ -98,9 +99,9 @@ impl ZipkinExporter {
     ///
     /// # Errors
     ///
-    /// [`crate::ConfigError::Invalid`] when `endpoint` is not an `http://` URL (or `https://` in a
+    /// [`ConfigError::Invalid`] when `endpoint` is not an `http://` URL (or `https://` in a
     /// build with the `tls` feature).
-    pub fn new(endpoint: &str) -> Result<ZipkinExporter, crate::ConfigError> {
+    pub fn new(endpoint: &str) -> Result<ZipkinExporter, ConfigError> {
         check("OTEL_EXPORTER_ZIPKIN_ENDPOINT", endpoint)?;
         Ok(ZipkinExporter {
             endpoint: endpoint.to_owned(),
@@ -129,10 +130,10 @@ impl ZipkinExporter {
     ///
     /// # Errors
     ///
-    /// [`crate::ConfigError::Invalid`] (naming `TRACEWELL_ZIPKIN_CA_CERT`) when `pem` holds no
+    /// [`ConfigError::Invalid`] (naming `TRACEWELL_ZIPKIN_CA_CERT`) when `pem` holds no
     /// usable certificate.
     #[cfg(feature = "tls")]
-    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Result<Self, crate::ConfigError> {
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
         let pem = pem.into();
         self.tls.set_ca(CA_VAR, &super::tls::in_code(&pem), pem)?;
         Ok(self)
@@ -144,14 +145,14 @@ impl ZipkinExporter {
     ///
     /// # Errors
     ///
-    /// [`crate::ConfigError::Invalid`] (naming the variable) when `cert` holds no certificate,
+    /// [`ConfigError::Invalid`] (naming the variable) when `cert` holds no certificate,
     /// `key` no private key, or the key does not belong to the certificate.
     #[cfg(feature = "tls")]
     pub fn client_identity_pem(
         mut self,
         cert: impl Into<Vec<u8>>,
         key: impl Into<Vec<u8>>,
-    ) -> Result<Self, crate::ConfigError> {
+    ) -> Result<Self, ConfigError> {
         let (cert, key) = (cert.into(), key.into());
         let shown = (super::tls::in_code(&cert), super::tls::in_code(&key));
         self.tls.set_identity((CERT_VAR, KEY_VAR), (&shown.0, &shown.1), cert, key)?;
@@ -172,10 +173,10 @@ impl ZipkinExporter {
 
     pub(crate) fn from_lookup(
         get: &dyn Fn(&str) -> Option<String>,
-        config: &crate::Config,
-    ) -> Result<ZipkinExporter, crate::ConfigError> {
+        service_name: &str,
+    ) -> Result<ZipkinExporter, ConfigError> {
         let endpoint = get("OTEL_EXPORTER_ZIPKIN_ENDPOINT").unwrap_or_else(|| DEFAULT_ZIPKIN_ENDPOINT.into());
-        let mut e = ZipkinExporter::new(endpoint.trim())?.service_name(config.service_name.clone());
+        let mut e = ZipkinExporter::new(endpoint.trim())?.service_name(service_name.to_owned());
         if let Some(v) = get("OTEL_EXPORTER_ZIPKIN_TIMEOUT") {
             e = e.timeout(Duration::from_millis(super::parse_positive("OTEL_EXPORTER_ZIPKIN_TIMEOUT", &v)?));
         }
@@ -270,7 +271,7 @@ impl Exporter for ZipkinExporter {
         NAME
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             // Checked when built.
             let uri: hyper::Uri = match self.endpoint.parse() {
@@ -294,7 +295,7 @@ impl Exporter for ZipkinExporter {
                     }
                 }
             };
-            let list: Vec<J> = batch.iter().map(|s| zipkin_span(s, &self.service_name)).collect();
+            let list: Vec<J> = batch.iter().map(|s| zipkin_span(&s.to_data(), &self.service_name)).collect();
             let body = Bytes::from(serde_json::to_vec(&list).unwrap_or_default());
             let request = send(client, uri, body, self.health.clone(), batch.len(), self.timeout);
             self.in_flight.send(batch, request).await
@@ -355,11 +356,11 @@ mod tests {
     #[test]
     fn bad_endpoint_names_the_variable() {
         let get = |k: &str| (k == "OTEL_EXPORTER_ZIPKIN_ENDPOINT").then(|| "zipkin:9411".to_owned());
-        let err = ZipkinExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+        let err = ZipkinExporter::from_lookup(&get, crate::config::DEFAULT_SERVICE_NAME).unwrap_err().to_string();
         assert!(err.starts_with("OTEL_EXPORTER_ZIPKIN_ENDPOINT="), "{err}");
         for bad in ["0", "65", "two"] {
             let get = |k: &str| (k == "TRACEWELL_ZIPKIN_MAX_IN_FLIGHT").then(|| bad.to_owned());
-            let err = ZipkinExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+            let err = ZipkinExporter::from_lookup(&get, crate::config::DEFAULT_SERVICE_NAME).unwrap_err().to_string();
             assert!(err.starts_with(&format!("TRACEWELL_ZIPKIN_MAX_IN_FLIGHT=\"{bad}\"")), "{err}");
         }
     }
@@ -380,10 +381,10 @@ mod tests {
     #[test]
     fn certificate_variables_are_read_and_named() {
         let get = |k: &str| (k == CA_VAR).then(|| "/nonexistent/zipkin-ca.pem".to_owned());
-        let err = ZipkinExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+        let err = ZipkinExporter::from_lookup(&get, crate::config::DEFAULT_SERVICE_NAME).unwrap_err().to_string();
         assert!(err.starts_with("TRACEWELL_ZIPKIN_CA_CERT=\"/nonexistent/zipkin-ca.pem\": cannot read"), "{err}");
         let get = |k: &str| (k == KEY_VAR).then(|| "/k.pem".to_owned());
-        let err = ZipkinExporter::from_lookup(&get, &crate::Config::default()).unwrap_err().to_string();
+        let err = ZipkinExporter::from_lookup(&get, crate::config::DEFAULT_SERVICE_NAME).unwrap_err().to_string();
         assert!(err.contains("set TRACEWELL_ZIPKIN_CLIENT_CERT too"), "{err}");
         let err = ZipkinExporter::new(DEFAULT_ZIPKIN_ENDPOINT).unwrap().ca_certificate_pem("nope").unwrap_err();
         assert!(err.to_string().starts_with("TRACEWELL_ZIPKIN_CA_CERT=\"<4 bytes of PEM given in code>\""), "{err}");

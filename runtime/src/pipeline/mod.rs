@@ -1,61 +1,81 @@
-//! The hot path out of the calling thread: per-thread bounded queues, one batch worker, flush,
-//! shutdown and the counters that account for every span.
+//! The hot path out of the calling thread: per-thread chunks of compact records, a byte budget,
+//! one batch worker, flush, shutdown and the counters that account for every span.
 //!
 //! ```text
-//!  thread A: span ends ──push──▶ [ring A: ArrayQueue<Box<Recording>>, bounded] ─┐
-//!  thread B: span ends ──push──▶ [ring B]                                       ├─▶ worker thread
-//!  (full? drop + count; ≥ half full? unpark the worker)                         │   drain all rings
-//!                                                                               │   by batch size,
-//!  control: flush / shutdown ──mpsc──────────────────────────────────────────────┘   on interval or
-//!                                                                                    when woken
-//!  worker: batch ──▶ exporter 1 ──┐  (own current-thread tokio runtime, timeout per call,
-//!                ──▶ exporter 2 ──┴─ panics caught)  ──▶ counters: exported / dropped / errors
+//!  thread A: span ends ─encode─▶ [chunk A: records, 32 KiB] ──full: hand over whole──┐
+//!  thread B: span ends ─encode─▶ [chunk B]  (read in place by the worker when B is quiet)
+//!                  ▲                                                                 ▼
+//!                  └──── empty chunks ◀── budget: TRACEWELL_BUFFER_BYTES ◀── [queue of full chunks]
+//!  (no chunk to be had: drop + count, or wait up to TRACEWELL_ON_FULL_WAIT_MS)       │
+//!                                                                                    ▼
+//!  control: flush / shutdown ──mpsc──▶ worker thread: copies records into a Batch, converts
+//!                                      nothing (readers convert clock ticks), hands the batch
+//!  worker: batch ──▶ exporter 1 ──┐    to every exporter on its own current-thread tokio
+//!                ──▶ exporter 2 ──┴─   runtime (timeout per call, panics caught) ──▶ counters
 //! ```
 //!
-//! Each thread that ends a span gets its own single-producer ring (a crossbeam `ArrayQueue`, the
-//! bounded MPMC queue of Vyukov, used here with one producer and one consumer), registered with
-//! the worker through a lock-free `SegQueue` on the thread's first span. The hot path therefore
-//! touches only memory its own thread writes, plus the ring's consumer index when it checks the
-//! high-water mark every few pushes. Counters are per ring and written by their one producer with
-//! plain stores, so two threads never contend on a cache line.
+//! A span is written once, on the thread that ends it, as a compact record (see
+//! [`crate::span::record`]) appended to that thread's chunk: a block of words only that thread
+//! writes, published to the worker by one release store per record. A full chunk is handed over
+//! whole, with one push onto a lock-free queue, and the thread takes an empty chunk from the
+//! pool. The worker also reads the published part of the chunks threads are still filling, on
+//! its interval and on [`flush`], so a thread that sleeps or is parked in a pool never strands
+//! its spans; a thread that ends hands its chunk over as it goes.
 //!
-//! Accounting: `submitted` counts every span offered to a ring (before the push, so a drained span
-//! is always already counted);
+//! Memory is bounded in bytes, not slots: chunks are made on demand until
+//! `TRACEWELL_BUFFER_BYTES` (default 64 MiB) of them exist, and emptied chunks are reused. When
+//! none is to be had, a span is dropped and counted (`TRACEWELL_ON_FULL=drop`, the default: the
+//! caller never blocks), or the caller waits for the worker to free one for at most
+//! `TRACEWELL_ON_FULL_WAIT_MS` (`TRACEWELL_ON_FULL=wait`, for batch jobs where every span matters
+//! more than latency). `OTEL_BSP_MAX_QUEUE_SIZE`, when set, also bounds the spans queued.
+//!
+//! Accounting: `submitted` counts every span offered to the pipeline;
 //! `submitted == exported + dropped_queue_full + dropped_export_failed + in_flight`, and after
 //! [`flush`] the only spans in flight are those an exporter holds for a later attempt (`held`,
 //! settled through [`Exporter::take_settled`]).
 
-pub(crate) mod clock;
+mod chunk;
+mod local;
 mod worker;
 
-use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread::Thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use crossbeam_queue::{ArrayQueue, SegQueue};
+use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 
+use self::chunk::{Budget, Chunk};
+pub(crate) use self::local::Local as ThreadState;
+use self::local::{Slot, with_local};
 use crate::capture::CapturePolicy;
-use crate::config::{Config, ConfigError};
-use crate::context::{Recording, Sampler};
+use crate::config::{Config, ConfigError, OnFull};
+use crate::diag::log_error;
 use crate::export::{Exporter, MemoryExporter};
+use crate::sampler::Sampler;
+use crate::span::record::Recording;
 
 /// 0 while nothing is installed; otherwise the generation of the installed pipeline.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 static GLOBAL: ArcSwapOption<Shared> = ArcSwapOption::const_empty();
-static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
-/// Whether the installed sampler follows the parent's decision (then an unsampled parent's
-/// children are skipped before the pipeline is even looked up).
-static PARENT_BASED: AtomicBool = AtomicBool::new(false);
 
+const MODE_INSTALLED: u8 = 1;
+const MODE_PARENT_BASED: u8 = 2;
+/// What a span start needs to know before it looks anything else up.
+static MODE: AtomicU8 = AtomicU8::new(0);
+
+/// Whether a pipeline is installed whose sampler follows the parent's decision (then an
+/// unsampled parent's children are skipped before anything else is looked up).
 #[inline]
 pub(crate) fn parent_based() -> bool {
-    GENERATION.load(Ordering::Relaxed) != 0 && PARENT_BASED.load(Ordering::Relaxed)
+    MODE.load(Ordering::Relaxed) == MODE_INSTALLED | MODE_PARENT_BASED
 }
+
+/// Bytes of a chunk, unless the budget is so small that fewer than 16 would fit.
+const CHUNK_BYTES: usize = 32 * 1024;
 
 /// State shared by the calling threads and the worker of one installed pipeline.
 pub(crate) struct Shared {
@@ -63,16 +83,24 @@ pub(crate) struct Shared {
     pub(crate) sampler: Sampler,
     pub(crate) policy: CapturePolicy,
     pub(crate) config: Config,
-    ring_capacity: usize,
-    high_water: usize,
-    check_every: u32,
-    new_rings: SegQueue<Arc<Ring>>,
+    budget: Arc<Budget>,
+    on_full: OnFull,
+    /// Spans that may still be queued under `OTEL_BSP_MAX_QUEUE_SIZE`, when it is set.
+    spans_left: Option<AtomicI64>,
+    /// Half of `OTEL_BSP_MAX_QUEUE_SIZE`: below this many spans left, the worker is woken.
+    spans_half: i64,
+    /// Chunks handed over whole, oldest first.
+    full: SegQueue<Chunk>,
+    queued_chunks: CachePadded<AtomicUsize>,
+    /// Wake the worker when this many chunks are queued.
+    wake_chunks: usize,
+    new_slots: SegQueue<Arc<Slot>>,
     worker: OnceLock<Thread>,
     sleeping: CachePadded<AtomicBool>,
     control: Mutex<mpsc::Sender<Control>>,
     pub(crate) counters: Counters,
-    /// Rings the worker knows, for `stats()`; the hot path never takes this lock.
-    rings: Mutex<Vec<Arc<Ring>>>,
+    /// Threads the worker and `stats()` know (see [`Shared::slots`]).
+    slots: Mutex<Vec<Arc<Slot>>>,
     memory: MemoryExporter,
 }
 
@@ -85,22 +113,9 @@ pub(crate) struct Counters {
     pub(crate) held: AtomicU64,
     pub(crate) export_batches: AtomicU64,
     pub(crate) export_errors: AtomicU64,
-    /// Totals of rings whose threads ended and which the worker let go.
+    /// Totals of threads that ended and which the worker let go.
     pub(crate) retired_submitted: AtomicU64,
     pub(crate) retired_dropped: AtomicU64,
-}
-
-/// One thread's queue of finished spans, and the way back for their boxes.
-///
-/// Records travel boxed so the hand-off moves a pointer; the worker sends each emptied box back
-/// through `free` so the producer reuses it instead of allocating. Memory is freed and allocated
-/// on the same thread, which keeps the allocator's cross-thread locking off the hot path.
-pub(crate) struct Ring {
-    pub(crate) queue: ArrayQueue<Box<Recording>>,
-    pub(crate) free: ArrayQueue<Box<Recording>>,
-    /// Written only by the owning thread (plain stores), read by the worker and `stats()`.
-    pub(crate) submitted: CachePadded<AtomicU64>,
-    pub(crate) dropped: AtomicU64,
 }
 
 pub(crate) enum Control {
@@ -108,108 +123,40 @@ pub(crate) enum Control {
     Shutdown(mpsc::Sender<()>),
 }
 
-struct Local {
-    generation: u64,
-    shared: Arc<Shared>,
-    ring: Arc<Ring>,
-    submitted: u64,
-    dropped: u64,
-    since_check: u32,
-}
-
-thread_local! {
-    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
-    static THREAD_NUM: Cell<u64> = const { Cell::new(0) };
-}
-
-fn thread_num() -> u64 {
-    THREAD_NUM.with(|n| {
-        if n.get() == 0 {
-            n.set(NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
-        }
-        n.get()
-    })
-}
-
-// Hot path: one atomic load of the generation and one TLS borrow; registration happens once per
-// thread per installed pipeline.
+/// Runs `f` with this thread's side of the installed pipeline (its shared state, its reusable
+/// records); `None` when nothing is installed.
 #[inline]
-fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
-    let generation = GENERATION.load(Ordering::Acquire);
-    if generation == 0 {
-        return None;
-    }
-    LOCAL
-        .try_with(|cell| {
-            let mut slot = cell.try_borrow_mut().ok()?;
-            if slot.as_ref().map(|l| l.generation) != Some(generation) {
-                *slot = register();
-            }
-            slot.as_mut().map(f)
-        })
-        .ok()
-        .flatten()
+pub(crate) fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
+    with_local(f)
 }
 
-#[cold]
-fn register() -> Option<Local> {
-    let shared = GLOBAL.load_full()?;
-    let ring = Arc::new(Ring {
-        queue: ArrayQueue::new(shared.ring_capacity),
-        free: ArrayQueue::new(shared.ring_capacity),
-        submitted: CachePadded::new(AtomicU64::new(0)),
-        dropped: AtomicU64::new(0),
-    });
-    shared.new_rings.push(ring.clone());
-    Some(Local { generation: shared.generation, shared, ring, submitted: 0, dropped: 0, since_check: 0 })
-}
-
-impl Ring {
-    /// A box holding an all-default record: one the worker sent back, or a new one.
-    #[inline]
-    pub(crate) fn recycled(&self) -> Box<Recording> {
-        self.free.pop().unwrap_or_else(|| Box::new(Recording::empty()))
-    }
-}
-
-/// Runs `f` with the installed pipeline's shared state and this thread's ring; `None` when
-/// nothing is installed.
+/// Writes a finished span into this thread's chunk. Never blocks (unless `TRACEWELL_ON_FULL` is
+/// `wait`): a span that finds no room is dropped and counted.
+// Hot path: see `Local::submit`.
 #[inline]
-pub(crate) fn with_ring<R>(f: impl FnOnce(&Shared, &Ring) -> R) -> Option<R> {
-    with_local(|l| f(&l.shared, &l.ring))
-}
-
-/// Runs `f` with the installed pipeline's shared state; `None` when nothing is installed.
-#[inline]
-pub(crate) fn with_shared<R>(f: impl FnOnce(&Shared) -> R) -> Option<R> {
-    with_local(|l| f(&l.shared))
-}
-
-/// Hands a finished span to this thread's ring. Never blocks: a full ring drops and counts.
-// Hot path: plain stores for the counters, one lock-free push, a high-water check every few pushes.
-#[inline]
-pub(crate) fn submit(mut rec: Box<Recording>) {
-    rec.data.thread_id = thread_num();
-    with_local(move |l| {
-        l.submitted += 1;
-        l.ring.submitted.store(l.submitted, Ordering::Relaxed);
-        if l.ring.queue.push(rec).is_err() {
-            l.dropped += 1;
-            l.ring.dropped.store(l.dropped, Ordering::Relaxed);
-            l.shared.wake();
-            return;
-        }
-        l.since_check += 1;
-        if l.since_check >= l.shared.check_every {
-            l.since_check = 0;
-            if l.ring.queue.len() >= l.shared.high_water {
-                l.shared.wake();
-            }
-        }
-    });
+pub(crate) fn submit(rec: Box<Recording>) {
+    let site_id = rec.site.map_or(0, |cs| cs.id());
+    with_local(move |l| l.submit(rec, site_id));
 }
 
 impl Shared {
+    /// Queues a chunk handed over whole, waking the worker when enough wait.
+    fn queue_chunk(&self, c: Chunk) {
+        self.full.push(c);
+        let queued = self.queued_chunks.fetch_add(1, Ordering::Relaxed) + 1;
+        if queued >= self.wake_chunks || self.under_pressure() {
+            self.wake();
+        }
+    }
+
+    /// Whether the buffer is more than half full (in bytes, or in spans under
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`): then the worker also takes the spans of chunks threads are
+    /// still filling, without waiting for its interval.
+    fn under_pressure(&self) -> bool {
+        self.budget.in_use() * 2 > self.budget.limit()
+            || self.spans_left.as_ref().is_some_and(|s| s.load(Ordering::Relaxed) < self.spans_half)
+    }
+
     #[inline]
     fn wake(&self) {
         if self.sleeping.load(Ordering::Relaxed)
@@ -229,6 +176,16 @@ impl Shared {
         sent
     }
 
+    /// Every thread registered with this pipeline (adopting those that registered since the
+    /// last call). Only `stats()` and the worker take this lock, never the hot path.
+    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Slot>>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(s) = self.new_slots.pop() {
+            slots.push(s);
+        }
+        slots
+    }
+
     fn stats(&self) -> Stats {
         let c = &self.counters;
         // Read what left the pipeline before what entered it, so a live reading never shows more
@@ -236,16 +193,18 @@ impl Shared {
         let exported = c.exported.load(Ordering::Acquire);
         let dropped_export_failed = c.dropped_export_failed.load(Ordering::Acquire);
         let held = c.held.load(Ordering::Acquire);
-        let (mut submitted, mut dropped) = (0, 0);
-        if let Ok(rings) = self.rings.lock() {
-            // Retired totals move under this lock, so no ring is counted twice or missed.
-            submitted = c.retired_submitted.load(Ordering::Acquire);
-            dropped = c.retired_dropped.load(Ordering::Acquire);
-            for r in rings.iter() {
-                submitted += r.submitted.load(Ordering::Acquire);
-                dropped += r.dropped.load(Ordering::Acquire);
+        let (submitted, dropped) = {
+            // Retired totals and new threads move under this lock, so no thread is counted twice
+            // or missed.
+            let slots = self.slots();
+            let mut submitted = c.retired_submitted.load(Ordering::Acquire);
+            let mut dropped = c.retired_dropped.load(Ordering::Acquire);
+            for s in slots.iter() {
+                submitted += s.submitted.load(Ordering::Acquire);
+                dropped += s.dropped.load(Ordering::Acquire);
             }
-        }
+            (submitted, dropped)
+        };
         Stats {
             submitted,
             exported,
@@ -255,6 +214,8 @@ impl Shared {
             export_errors: c.export_errors.load(Ordering::Acquire),
             in_flight: submitted.saturating_sub(exported + dropped + dropped_export_failed),
             held,
+            buffer_bytes: self.budget.used() as u64,
+            buffer_peak_bytes: self.budget.peak() as u64,
         }
     }
 }
@@ -266,7 +227,9 @@ pub struct Stats {
     pub submitted: u64,
     /// Spans delivered to at least one exporter.
     pub exported: u64,
-    /// Spans dropped because their thread's queue was full.
+    /// Spans dropped because the buffer was full (`TRACEWELL_BUFFER_BYTES`, or
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` when set) and, with `TRACEWELL_ON_FULL=wait`, stayed full for
+    /// the whole wait.
     pub dropped_queue_full: u64,
     /// Spans that every exporter failed to deliver.
     pub dropped_export_failed: u64,
@@ -281,6 +244,11 @@ pub struct Stats {
     /// that has not been answered yet. They become `exported` when delivered, `dropped_export_failed` when
     /// the buffer overflows, the backend refuses them or the pipeline shuts down first.
     pub held: u64,
+    /// Bytes of span buffer (chunks) that exist now: in use by threads, queued for the worker or
+    /// kept empty for reuse. Never more than `TRACEWELL_BUFFER_BYTES`.
+    pub buffer_bytes: u64,
+    /// The most bytes of span buffer that existed at once.
+    pub buffer_peak_bytes: u64,
 }
 
 /// The pipeline's counters. At any time
@@ -306,6 +274,8 @@ pub fn stats() -> Stats {
 /// `flush` has run, or until twice the export timeout has passed (one export round and one
 /// exporter flush, each bounded by it). Returns whether the worker confirmed in time. Spans an
 /// exporter still holds for a backend it cannot reach stay counted as [`Stats::held`].
+///
+/// Spans of other threads are included: the worker reads the chunks threads are still filling.
 ///
 /// # Examples
 ///
@@ -372,9 +342,11 @@ impl Guard {
 
     fn stop(&mut self) -> bool {
         let Some(shared) = self.shared.take() else { return true };
-        // New spans stop recording at once; spans already in rings are still exported.
+        // New spans stop recording at once; spans already in chunks are still exported.
         let _ = GLOBAL.compare_and_swap(&Some(shared.clone()), None::<Arc<Shared>>);
-        let _ = GENERATION.compare_exchange(shared.generation, 0, Ordering::AcqRel, Ordering::Acquire);
+        if GENERATION.compare_exchange(shared.generation, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            MODE.store(0, Ordering::Relaxed);
+        }
         let (tx, rx) = mpsc::channel();
         let ok = shared.send(Control::Shutdown(tx))
             && rx.recv_timeout(shared.config.export_timeout * 3 + Duration::from_millis(100)).is_ok();
@@ -393,29 +365,34 @@ impl Drop for Guard {
     }
 }
 
+/// Starts the worker and makes spans record.
 pub(crate) fn install(
     config: Config,
     exporters: Vec<Box<dyn Exporter>>,
     memory: MemoryExporter,
 ) -> Result<Guard, ConfigError> {
-    crate::context::install_panic_hook();
-    clock::warm_up();
+    crate::clock::warm_up();
     let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel();
-    let ring_capacity = config.max_queue_size.max(2);
+    let budget = Budget::new(config.buffer_bytes, CHUNK_BYTES.min(config.buffer_bytes / 16));
+    let max_chunks = (budget.limit() / (budget.chunk_words * 8)).max(1);
     let shared = Arc::new(Shared {
         generation,
         sampler: config.sampler.clone(),
         policy: config.policy.clone(),
-        ring_capacity,
-        high_water: (ring_capacity / 2).max(1),
-        check_every: (ring_capacity / 8).clamp(1, 64) as u32,
-        new_rings: SegQueue::new(),
+        on_full: config.on_full,
+        spans_left: config.max_queue_size.map(|n| AtomicI64::new(n as i64)),
+        spans_half: config.max_queue_size.map_or(0, |n| n as i64 / 2),
+        wake_chunks: (max_chunks / 16).max(1),
+        budget,
+        full: SegQueue::new(),
+        queued_chunks: CachePadded::new(AtomicUsize::new(0)),
+        new_slots: SegQueue::new(),
         worker: OnceLock::new(),
         sleeping: CachePadded::new(AtomicBool::new(false)),
         control: Mutex::new(tx),
         counters: Counters::default(),
-        rings: Mutex::new(Vec::new()),
+        slots: Mutex::new(Vec::new()),
         memory,
         config,
     });
@@ -432,30 +409,8 @@ pub(crate) fn install(
             ConfigError::Worker(e.to_string())
         })?;
     let _ = shared.worker.set(handle.thread().clone());
-    PARENT_BASED.store(matches!(shared.sampler, Sampler::ParentBased(_)), Ordering::Relaxed);
+    let parent_based = matches!(shared.sampler, Sampler::ParentBased(_));
+    MODE.store(MODE_INSTALLED | if parent_based { MODE_PARENT_BASED } else { 0 }, Ordering::Relaxed);
     GENERATION.store(generation, Ordering::Release);
     Ok(Guard { shared: Some(shared), worker: Some(handle) })
-}
-
-/// Writes a tracewell diagnostic to stderr, at most a few per second so a dead backend cannot
-/// flood the user's logs.
-pub(crate) fn log_error(msg: std::fmt::Arguments<'_>) {
-    static WINDOW: Mutex<Option<(Instant, u32, u64)>> = Mutex::new(None);
-    let Ok(mut w) = WINDOW.lock() else { return };
-    let now = Instant::now();
-    let (start, count, suppressed) = w.get_or_insert((now, 0, 0));
-    if now.duration_since(*start) > Duration::from_secs(10) {
-        if *suppressed > 0 {
-            eprintln!("tracewell: {suppressed} similar messages suppressed");
-        }
-        *start = now;
-        *count = 0;
-        *suppressed = 0;
-    }
-    if *count < 5 {
-        *count += 1;
-        eprintln!("tracewell: {msg}");
-    } else {
-        *suppressed += 1;
-    }
 }

@@ -1,5 +1,8 @@
-//! The batch worker: drains every thread's ring, converts clock readings to Unix time, and hands
+//! The batch worker: takes records out of the chunks, gathers them into batches and hands the
 //! batches to the exporters on its own current-thread tokio runtime.
+//!
+//! Its cost per span is a copy of the span's words (about 100 bytes) and finding where the
+//! record ends; it never decodes a span. Exporters read the records in place.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -12,34 +15,35 @@ use std::sync::{Arc, mpsc};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use super::{Control, Counters, Ring, Shared, clock, log_error};
+use super::{Control, Counters, Shared};
+use crate::diag::log_error;
 use crate::export::{ExportError, Exporter, Settlement};
-use crate::span::SpanData;
+use crate::span::Batch;
+use crate::span::record::BatchBuilder;
 
 pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, control: mpsc::Receiver<Control>) {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             log_error(format_args!("cannot start the export runtime ({e}); spans will be counted as failed"));
-            return run_without_runtime(shared, control);
+            return run_without_runtime(&shared, &control);
         }
     };
-    let mut w = Worker {
-        shared,
-        rings: Vec::new(),
-        batch: Vec::new(),
-        held: exporters.iter().map(|_| VecDeque::new()).collect(),
-    };
+    let mut w =
+        Worker { shared, pending: BatchBuilder::default(), held: exporters.iter().map(|_| VecDeque::new()).collect() };
     let delay = w.shared.config.scheduled_delay;
     let mut deadline = Instant::now();
     loop {
-        // Drain when the interval is up or a queue is half full. Other wake-ups (an exporter's
-        // request in flight was answered) only settle, so batches stay as large as the interval
-        // and the queues make them.
-        if Instant::now() >= deadline || w.queue_high() {
+        // Whole chunks whenever they wait; the chunks threads are still filling on the interval
+        // or when the buffer is more than half full, so batches stay as large as the interval
+        // and the load make them. Other wake-ups (an exporter's request in flight was answered)
+        // only settle.
+        let due = Instant::now() >= deadline;
+        if due {
             deadline = Instant::now() + delay;
-            w.drain(&rt, &mut exporters);
         }
+        let pressed = w.shared.under_pressure();
+        w.drain(&rt, &mut exporters, due || pressed);
         w.settle(&mut exporters);
         let mut stop = None;
         let mut flushes = Vec::new();
@@ -50,8 +54,8 @@ pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, co
             }
         }
         if !flushes.is_empty() || stop.is_some() {
-            // Everything submitted before the request is in a ring by now: drain it all.
-            w.drain(&rt, &mut exporters);
+            // Everything submitted before the request is in a chunk by now: take it all.
+            w.drain(&rt, &mut exporters, true);
             let timeout = w.shared.config.export_timeout;
             let flushed = rt.block_on(futures_util::future::join_all(
                 exporters.iter_mut().map(|e| call(e.name(), timeout, e.flush())),
@@ -78,10 +82,10 @@ pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, co
             return;
         }
         w.retire();
-        // Sleep until the interval passes, a producer crosses the high-water mark, or a control
-        // message arrives. The flag is set before the last emptiness check so no wake-up is lost.
+        // Sleep until the interval passes, a thread hands over enough chunks, or a control
+        // message arrives. The flag is set before the last check so no wake-up is lost.
         w.shared.sleeping.store(true, Ordering::SeqCst);
-        if w.queue_high() {
+        if w.shared.queued_chunks.load(Ordering::SeqCst) >= w.shared.wake_chunks {
             w.shared.sleeping.store(false, Ordering::SeqCst);
             continue;
         }
@@ -93,16 +97,24 @@ pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, co
     }
 }
 
-fn run_without_runtime(shared: Arc<Shared>, control: mpsc::Receiver<Control>) {
-    let mut rings: Vec<Arc<Ring>> = Vec::new();
+/// Without a runtime nothing can be exported: spans are counted as failed as they arrive.
+fn run_without_runtime(shared: &Shared, control: &mpsc::Receiver<Control>) {
     loop {
-        while let Some(r) = shared.new_rings.pop() {
-            rings.push(r);
+        let mut lost = BatchBuilder::default();
+        while let Some(c) = shared.full.pop() {
+            shared.queued_chunks.fetch_sub(1, Ordering::Relaxed);
+            c.take(&mut lost);
+            shared.budget.recycle(c);
         }
-        for r in &rings {
-            while r.queue.pop().is_some() {
-                shared.counters.dropped_export_failed.fetch_add(1, Ordering::Relaxed);
+        for slot in shared.slots().iter() {
+            if let Some(c) = slot.current.get() {
+                c.take(&mut lost);
             }
+        }
+        let n = lost.spans() as u64;
+        shared.counters.dropped_export_failed.fetch_add(n, Ordering::Relaxed);
+        if let Some(spans) = &shared.spans_left {
+            spans.fetch_add(n as i64, Ordering::Relaxed);
         }
         match control.recv_timeout(shared.config.scheduled_delay) {
             Ok(Control::Flush(reply)) => {
@@ -120,8 +132,8 @@ fn run_without_runtime(shared: Arc<Shared>, control: mpsc::Receiver<Control>) {
 
 struct Worker {
     shared: Arc<Shared>,
-    rings: Vec<Arc<Ring>>,
-    batch: Vec<SpanData>,
+    /// Records taken but not exported yet (fewer than a batch, between intervals).
+    pending: BatchBuilder,
     /// Per exporter (same index), the batches it held and has not settled yet, oldest first.
     held: Vec<VecDeque<Rc<HeldBatch>>>,
 }
@@ -158,54 +170,49 @@ impl HeldBatch {
 }
 
 impl Worker {
-    /// Whether a queue is at least half full, or a new thread's queue waits to be adopted.
-    fn queue_high(&self) -> bool {
-        self.rings.iter().any(|r| r.queue.len() >= self.shared.high_water) || !self.shared.new_rings.is_empty()
-    }
-
-    fn adopt(&mut self) {
-        while let Some(r) = self.shared.new_rings.pop() {
-            if let Ok(mut all) = self.shared.rings.lock() {
-                all.push(r.clone());
-            }
-            self.rings.push(r);
-        }
-    }
-
-    /// Takes every span now in the rings and exports it in batches.
-    fn drain(&mut self, rt: &tokio::runtime::Runtime, exporters: &mut [Box<dyn Exporter>]) {
-        self.adopt();
-        let max = self.shared.config.max_export_batch_size;
-        let rings = std::mem::take(&mut self.rings);
-        for ring in &rings {
-            // Bounded by what the ring held when we started, so a busy producer cannot keep the
-            // worker here forever.
-            let mut left = ring.queue.len();
-            while left > 0 {
-                let Some(mut rec) = ring.queue.pop() else { break };
-                left -= 1;
-                let mut data = std::mem::take(&mut rec.data);
-                data.start_time_unix_nano = clock::unix_nanos(rec.start);
-                data.end_time_unix_nano = clock::unix_nanos(rec.end);
-                // Back to its thread for reuse; if that queue is full the box is freed here.
-                let _ = ring.free.push(rec);
-                self.batch.push(data);
-                if self.batch.len() >= max {
-                    self.export(rt, exporters);
-                }
+    /// Takes the records of every chunk handed over whole and, when `partial` (the interval is
+    /// up, a flush or shutdown asks), of the chunks threads are still filling; exports them in
+    /// batches of at most `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, the rest only when `partial`.
+    fn drain(&mut self, rt: &tokio::runtime::Runtime, exporters: &mut [Box<dyn Exporter>], partial: bool) {
+        let max = self.shared.config.max_export_batch_size.max(1);
+        // Bounded by what was queued when we started, so busy threads cannot keep the worker
+        // here forever.
+        let mut left = self.shared.queued_chunks.load(Ordering::Acquire);
+        while left > 0 {
+            let Some(c) = self.shared.full.pop() else { break };
+            left -= 1;
+            self.shared.queued_chunks.fetch_sub(1, Ordering::Relaxed);
+            c.take(&mut self.pending);
+            self.shared.budget.recycle(c);
+            while self.pending.spans() >= max {
+                let batch = self.pending.take_front(max);
+                self.export(rt, exporters, batch);
             }
         }
-        self.rings = rings;
-        if !self.batch.is_empty() {
-            self.export(rt, exporters);
+        if !partial {
+            return;
+        }
+        let slots: Vec<_> = self.shared.slots().iter().cloned().collect();
+        for slot in slots {
+            if let Some(c) = slot.current.get() {
+                c.take(&mut self.pending);
+            }
+            while self.pending.spans() >= max {
+                let batch = self.pending.take_front(max);
+                self.export(rt, exporters, batch);
+            }
+        }
+        if self.pending.spans() > 0 {
+            let batch = std::mem::take(&mut self.pending).finish();
+            self.export(rt, exporters, batch);
         }
     }
 
-    fn export(&mut self, rt: &tokio::runtime::Runtime, exporters: &mut [Box<dyn Exporter>]) {
-        let n = self.batch.len() as u64;
+    fn export(&mut self, rt: &tokio::runtime::Runtime, exporters: &mut [Box<dyn Exporter>], batch: Batch) {
+        let n = batch.len() as u64;
         let timeout = self.shared.config.export_timeout;
         let counters = &self.shared.counters;
-        let batch = &self.batch;
+        let batch = &batch;
         // Exporters run concurrently on the batch, so a slow one delays the others by nothing.
         let results = rt.block_on(async {
             let calls = exporters.iter_mut().map(|e| {
@@ -256,7 +263,10 @@ impl Worker {
         } else {
             counters.dropped_export_failed.fetch_add(n, Ordering::Release);
         }
-        self.batch.clear();
+        // These spans no longer take room under `OTEL_BSP_MAX_QUEUE_SIZE`.
+        if let Some(spans) = &self.shared.spans_left {
+            spans.fetch_add(n as i64, Ordering::Relaxed);
+        }
         self.settle(exporters);
     }
 
@@ -286,28 +296,19 @@ impl Worker {
         }
     }
 
-    /// Lets go of rings whose thread ended and which are empty, keeping their totals.
+    /// Lets go of threads that ended (their chunk handed over), keeping their totals.
     fn retire(&mut self) {
         let c = &self.shared.counters;
-        let mut gone = Vec::new();
-        self.rings.retain(|r| {
-            // Held by this list and `shared.rings` only: the thread's TLS has dropped its handle.
-            let dead = Arc::strong_count(r) <= 2 && r.queue.is_empty();
-            if dead {
-                gone.push(r.clone());
+        let mut slots = self.shared.slots();
+        slots.retain(|s| {
+            // Held by this list only: the thread's local state has dropped its handle.
+            let gone = Arc::strong_count(s) == 1 && !s.current.is_some();
+            if gone {
+                c.retired_submitted.fetch_add(s.submitted.load(Ordering::Acquire), Ordering::Release);
+                c.retired_dropped.fetch_add(s.dropped.load(Ordering::Acquire), Ordering::Release);
             }
-            !dead
+            !gone
         });
-        if gone.is_empty() {
-            return;
-        }
-        if let Ok(mut all) = self.shared.rings.lock() {
-            all.retain(|r| !gone.iter().any(|g| Arc::ptr_eq(g, r)));
-            for g in &gone {
-                c.retired_submitted.fetch_add(g.submitted.load(Ordering::Acquire), Ordering::Release);
-                c.retired_dropped.fetch_add(g.dropped.load(Ordering::Acquire), Ordering::Release);
-            }
-        }
     }
 }
 

@@ -307,7 +307,7 @@ fn global() -> &'static ArcSwap<Propagators> {
     static GLOBAL: OnceLock<ArcSwap<Propagators>> = OnceLock::new();
     GLOBAL.get_or_init(|| {
         let p = Propagators::from_env().unwrap_or_else(|e| {
-            crate::pipeline::log_error(format_args!("{ENV_VAR}: {e}; using {}", Propagators::default()));
+            crate::diag::log_error(format_args!("{ENV_VAR}: {e}; using {}", Propagators::default()));
             Propagators::default()
         });
         ArcSwap::from_pointee(p)

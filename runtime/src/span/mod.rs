@@ -1,11 +1,19 @@
-//! The span model: identifiers, the finished-span record, captured values, kinds and status.
+//! The span model: identifiers, callsites, captured values, kinds and status; the compact
+//! record a finished span is written as ([`Batch`], [`SpanRef`]) and its owned form
+//! ([`SpanData`]).
 //!
-//! A [`SpanData`] is what the hot path fills in and the pipeline hands to exporters. Times are
-//! nanoseconds since the Unix epoch (converted from a TSC reading on the calling thread, so no
-//! system call is made per span).
+//! The hot path fills a [`SpanData`] in place and writes it once, when the span ends, as a
+//! compact record (see [`record`]); exporters read the records as [`SpanRef`]s. Times are
+//! nanoseconds since the Unix epoch, converted from raw clock ticks when read, so no system call
+//! is made per span.
 
 mod id;
 pub(crate) mod json;
+pub mod record;
+mod site;
+mod span_context;
+#[cfg(test)]
+pub(crate) mod testgen;
 mod value;
 
 use std::borrow::Cow;
@@ -13,6 +21,9 @@ use std::fmt;
 
 pub use id::{IdError, SpanId, TraceId};
 pub use json::{JsonError, ParsedSpan};
+pub use record::{Batch, EventRef, SpanRef, ValueRef};
+pub use site::Callsite;
+pub use span_context::{FLAG_RANDOM, FLAG_SAMPLED, RemoteContext, SpanContext};
 pub use value::{SCRUBBED, Value};
 
 /// A key of an attribute, tag or input: a static string where possible, so naming costs nothing.

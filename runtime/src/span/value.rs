@@ -39,7 +39,7 @@ pub enum Value {
     /// Named fields, in order.
     Map(Vec<(String, Value)>),
     /// A value of a type that is neither `Serialize` nor `Debug`: its type name.
-    Opaque(&'static str),
+    Opaque(Cow<'static, str>),
 }
 
 /// The replacement text for values whose names look secret.
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn opaque_and_bytes_render_readably() {
-        assert_eq!(Value::Opaque("my::Conn").to_string(), "<my::Conn>");
+        assert_eq!(Value::Opaque("my::Conn".into()).to_string(), "<my::Conn>");
         assert_eq!(Value::Bytes(vec![0, 255]).to_json(), serde_json::json!("00ff"));
         assert_eq!(Value::F64(f64::NAN).to_json(), serde_json::json!("NaN"));
     }

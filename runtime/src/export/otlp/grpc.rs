@@ -15,7 +15,7 @@ use super::{Attempt, Settings, proto, send_with_retries};
 use crate::export::health::HealthCell;
 use crate::export::inflight::InFlight;
 use crate::export::{BoxFuture, ExportError, Exporter};
-use crate::span::SpanData;
+use crate::span::Batch;
 
 const NAME: &str = "otlp-grpc";
 
@@ -145,9 +145,7 @@ impl OtlpGrpcExporter {
                 (Ok(k), Ok(v)) => {
                     self.metadata.insert(k, v);
                 }
-                _ => crate::pipeline::log_error(format_args!(
-                    "{NAME}: header {k:?} is not valid gRPC metadata; not sent"
-                )),
+                _ => crate::diag::log_error(format_args!("{NAME}: header {k:?} is not valid gRPC metadata; not sent")),
             }
         }
         self.client = Some(client.clone());
@@ -219,7 +217,7 @@ impl Exporter for OtlpGrpcExporter {
         NAME
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             // Built inside the runtime the requests run on, where tonic spawns its connection.
             let io = self.in_flight.runtime();

@@ -12,7 +12,7 @@ use crate::export::health::HealthCell;
 use crate::export::httpc;
 use crate::export::inflight::InFlight;
 use crate::export::{BoxFuture, ExportError, Exporter};
-use crate::span::SpanData;
+use crate::span::Batch;
 
 const NAME: &str = "otlp-http";
 
@@ -112,7 +112,7 @@ impl Exporter for OtlpHttpExporter {
         NAME
     }
 
-    fn export<'a>(&'a mut self, batch: &'a [SpanData]) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
         Box::pin(async move {
             let uri: hyper::Uri = match self.settings.endpoint.parse() {
                 Ok(u) => u,

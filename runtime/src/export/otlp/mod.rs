@@ -27,7 +27,7 @@ pub use http::OtlpHttpExporter;
 pub use proto::CANCELLED_ATTRIBUTE;
 
 pub(crate) use super::retry::{Attempt, send_with_retries};
-use crate::ConfigError;
+use crate::config::ConfigError;
 
 /// The OTLP/gRPC default endpoint.
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
@@ -103,7 +103,7 @@ enum Protocol {
 /// variables (the `_TRACES_` forms win).
 pub(crate) fn from_lookup(
     get: &dyn Fn(&str) -> Option<String>,
-    config: &crate::Config,
+    service_name: &str,
 ) -> Result<Box<dyn super::Exporter>, ConfigError> {
     let pick = |traces: &'static str, general: &'static str| {
         get(traces).map(|v| (traces, v)).or_else(|| get(general).map(|v| (general, v)))
@@ -139,7 +139,7 @@ pub(crate) fn from_lookup(
     };
     check_endpoint(endpoint_var, &endpoint)?;
     let mut s = Settings::new(endpoint);
-    s.service_name = config.service_name.clone();
+    s.service_name = service_name.to_owned();
     if let Some((var, v)) = pick("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS") {
         s.headers = proto::parse_pairs(var, &v)?;
     }
@@ -236,7 +236,7 @@ macro_rules! otlp_setters {
         /// [`crate::ConfigError::Invalid`] (naming `OTEL_EXPORTER_OTLP_CERTIFICATE`) when `pem`
         /// holds no usable certificate.
         #[cfg(feature = "tls")]
-        pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Result<Self, crate::ConfigError> {
+        pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Result<Self, crate::config::ConfigError> {
             let pem = pem.into();
             let shown = crate::export::tls::in_code(&pem);
             self.settings.tls.set_ca("OTEL_EXPORTER_OTLP_CERTIFICATE", &shown, pem)?;
@@ -256,7 +256,7 @@ macro_rules! otlp_setters {
             mut self,
             cert: impl Into<Vec<u8>>,
             key: impl Into<Vec<u8>>,
-        ) -> Result<Self, crate::ConfigError> {
+        ) -> Result<Self, crate::config::ConfigError> {
             let (cert, key) = (cert.into(), key.into());
             let shown = (crate::export::tls::in_code(&cert), crate::export::tls::in_code(&key));
             self.settings.tls.set_identity(
@@ -277,7 +277,7 @@ mod tests {
 
     fn build(env: &[(&str, &str)]) -> Result<Box<dyn super::super::Exporter>, ConfigError> {
         let get = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
-        from_lookup(&get, &crate::Config::default())
+        from_lookup(&get, crate::config::DEFAULT_SERVICE_NAME)
     }
 
     #[test]

@@ -221,7 +221,7 @@ pub(crate) mod tests {
             7 => Value::Bytes(vec![i as u8; (i % 5) as usize]),
             8 => Value::List((0..i % 4).map(|j| value(i + j * 3 + 1)).collect()),
             9 => Value::Map((0..i % 3).map(|j| (format!("k{j}"), value(i + j + 2))).collect()),
-            _ => Value::Opaque("Conn"),
+            _ => Value::Opaque("Conn".into()),
         }
     }
 
@@ -315,7 +315,8 @@ pub(crate) mod tests {
         use prost::Message;
         let mk = |t: &'static str| SpanData { target: t.into(), ..Default::default() };
         let mut encoder = super::super::wire::RequestEncoder::default();
-        let bytes = encoder.encode(&resource("svc", &[]), &[mk("a"), mk("b"), mk("a"), mk("")]);
+        let batch = crate::span::Batch::from_spans(&[mk("a"), mk("b"), mk("a"), mk("")]);
+        let bytes = encoder.encode(&resource("svc", &[]), &batch);
         let r = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
         let scopes = &r.resource_spans[0].scope_spans;
         let shape: Vec<(&str, usize)> =

@@ -1,4 +1,4 @@
-//! The OTLP export request written straight from [`SpanData`] to protobuf wire format.
+//! The OTLP export request written straight from span records to protobuf wire format.
 //!
 //! Building `opentelemetry-proto`'s message structs and letting prost encode them allocates a
 //! string or vector for every key and value and, worse, makes prost compute the length of each
@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::trace::v1::status;
 use prost::Message;
 
 use super::proto::{HAS_IS_REMOTE, IS_REMOTE, span_kind};
-use crate::span::{SpanData, StatusCode, Value};
+use crate::span::{Batch, SpanRef, StatusCode, ValueRef};
 
 /// Wire types.
 const VARINT: u32 = 0;
@@ -43,11 +43,12 @@ impl RequestEncoder {
     /// The `ExportTraceServiceRequest` for `batch` in protobuf encoding: one `ResourceSpans`
     /// with `resource`, and the spans grouped by scope (the module path that made them,
     /// `tracewell` when unknown), in batch order within each scope.
-    pub(crate) fn encode(&mut self, resource: &Resource, batch: &[SpanData]) -> Vec<u8> {
+    pub(crate) fn encode(&mut self, resource: &Resource, batch: &Batch) -> Vec<u8> {
         if self.resource.as_ref().is_none_or(|(r, _)| r != resource) {
             self.resource = Some((resource.clone(), resource.encode_to_vec()));
         }
-        let scopes = self.group(batch);
+        let spans: Vec<SpanRef<'_>> = batch.iter().collect();
+        let scopes = self.group(&spans);
         let mut out = Vec::with_capacity(self.last_len + self.last_len / 8 + 64);
         let w = &mut out;
         let resource_spans = begin_reserving(w, 1, 3);
@@ -64,7 +65,7 @@ impl RequestEncoder {
             end(w, scope);
             for &i in &self.order[at..at + count] {
                 let s = begin_reserving(w, 2, 2);
-                span_body(w, &batch[i as usize]);
+                span_body(w, &spans[i as usize]);
                 end(w, s);
             }
             at += count;
@@ -76,12 +77,13 @@ impl RequestEncoder {
     }
 
     /// Fills `order` with the spans grouped by scope; returns each scope's name and span count.
-    fn group<'a>(&mut self, batch: &'a [SpanData]) -> Vec<(&'a str, usize)> {
+    fn group<'a>(&mut self, batch: &[SpanRef<'a>]) -> Vec<(&'a str, usize)> {
         let mut scopes: Vec<(&'a str, usize)> = Vec::new();
         self.scope_of.clear();
         let mut last = usize::MAX;
         for s in batch {
-            let name: &str = if s.target.is_empty() { "tracewell" } else { &s.target };
+            let target = s.target();
+            let name: &'a str = if target.is_empty() { "tracewell" } else { target };
             // Spans of one scope usually come together: try the last one first.
             let i = if last < scopes.len() && scopes[last].0 == name {
                 last
@@ -214,44 +216,44 @@ fn oneof_string(w: &mut Vec<u8>, field: u32, parts: &[&[u8]]) {
 }
 
 /// The body of an `AnyValue` holding `v` (`Null` is an `AnyValue` without a value).
-fn any_value(w: &mut Vec<u8>, v: &Value) {
+fn any_value(w: &mut Vec<u8>, v: ValueRef<'_>) {
     match v {
-        Value::Null => {}
-        Value::Bool(b) => {
+        ValueRef::Null => {}
+        ValueRef::Bool(b) => {
             key(w, 2, VARINT);
-            w.push(u8::from(*b));
+            w.push(u8::from(b));
         }
-        Value::I64(i) => {
+        ValueRef::I64(i) => {
             key(w, 3, VARINT);
-            varint(w, *i as u64);
+            varint(w, i as u64);
         }
-        Value::U64(u) => match i64::try_from(*u) {
+        ValueRef::U64(u) => match i64::try_from(u) {
             Ok(i) => {
                 key(w, 3, VARINT);
                 varint(w, i as u64);
             }
             // Past i64: as text, since OTLP integers are signed.
-            Err(_) => oneof_string(w, 1, &[itoa::Buffer::new().format(*u).as_bytes()]),
+            Err(_) => oneof_string(w, 1, &[itoa::Buffer::new().format(u).as_bytes()]),
         },
-        Value::F64(f) => {
+        ValueRef::F64(f) => {
             key(w, 4, I64);
             w.extend_from_slice(&f.to_bits().to_le_bytes());
         }
-        Value::Str(s) => oneof_string(w, 1, &[s.as_bytes()]),
-        Value::Opaque(t) => oneof_string(w, 1, &[b"<", t.as_bytes(), b">"]),
-        Value::Bytes(b) => oneof_string(w, 7, &[b]),
-        Value::List(items) => {
+        ValueRef::Str(s) => oneof_string(w, 1, &[s.as_bytes()]),
+        ValueRef::Opaque(t) => oneof_string(w, 1, &[b"<", t.as_bytes(), b">"]),
+        ValueRef::Bytes(b) => oneof_string(w, 7, &[b]),
+        ValueRef::List(items) => {
             let array = begin(w, 5);
-            for item in items {
+            for item in items.iter() {
                 let element = begin(w, 1);
                 any_value(w, item);
                 end(w, element);
             }
             end(w, array);
         }
-        Value::Map(fields) => {
+        ValueRef::Map(fields) => {
             let list = begin(w, 6);
-            for (k, item) in fields {
+            for (k, item) in fields.iter() {
                 let kv = begin(w, 1);
                 key_value_body(w, &[k.as_bytes()], item);
                 end(w, kv);
@@ -262,52 +264,53 @@ fn any_value(w: &mut Vec<u8>, v: &Value) {
 }
 
 /// The body of a `KeyValue` whose key is `key_parts` joined.
-fn key_value_body(w: &mut Vec<u8>, key_parts: &[&[u8]], v: &Value) {
+fn key_value_body(w: &mut Vec<u8>, key_parts: &[&[u8]], v: ValueRef<'_>) {
     bytes_parts(w, 1, key_parts);
     let value = begin(w, 2);
     any_value(w, v);
     end(w, value);
 }
 
-fn attribute(w: &mut Vec<u8>, field: u32, key_parts: &[&[u8]], v: &Value) {
+fn attribute(w: &mut Vec<u8>, field: u32, key_parts: &[&[u8]], v: ValueRef<'_>) {
     let kv = begin(w, field);
     key_value_body(w, key_parts, v);
     end(w, kv);
 }
 
 /// The body of one `Span`.
-fn span_body(w: &mut Vec<u8>, s: &SpanData) {
-    bytes_parts(w, 1, &[&s.trace_id.to_bytes()]);
-    bytes_parts(w, 2, &[&s.span_id.to_bytes()]);
-    string(w, 3, s.trace_state.as_deref().unwrap_or(""));
-    let mut flags = u32::from(s.trace_flags);
-    if s.parent_span_id.is_valid() {
-        bytes_parts(w, 4, &[&s.parent_span_id.to_bytes()]);
+fn span_body(w: &mut Vec<u8>, s: &SpanRef<'_>) {
+    bytes_parts(w, 1, &[&s.trace_id().to_bytes()]);
+    bytes_parts(w, 2, &[&s.span_id().to_bytes()]);
+    string(w, 3, s.trace_state().unwrap_or(""));
+    let mut flags = u32::from(s.trace_flags());
+    let parent = s.parent_span_id();
+    if parent.is_valid() {
+        bytes_parts(w, 4, &[&parent.to_bytes()]);
         flags |= HAS_IS_REMOTE;
-        if s.parent_is_remote {
+        if s.parent_is_remote() {
             flags |= IS_REMOTE;
         }
     }
-    string(w, 5, &s.name);
-    uint(w, 6, span_kind(s.kind) as u64);
-    fixed64(w, 7, s.start_time_unix_nano);
-    fixed64(w, 8, s.end_time_unix_nano);
-    s.for_each_flat_attribute_parts(|prefix, name, v| attribute(w, 9, &[prefix.as_bytes(), name.as_bytes()], v));
-    let message = s.status.message.as_deref().unwrap_or("");
-    let status = match s.status.code {
+    string(w, 5, s.name());
+    uint(w, 6, span_kind(s.kind()) as u64);
+    fixed64(w, 7, s.start_time_unix_nano());
+    fixed64(w, 8, s.end_time_unix_nano());
+    s.for_each_flat_attribute(|prefix, name, v| attribute(w, 9, &[prefix.as_bytes(), name.as_bytes()], v));
+    let message = s.status_message().unwrap_or("");
+    let status = match s.status_code() {
         StatusCode::Unset => None,
         StatusCode::Ok => Some((status::StatusCode::Ok, message)),
         StatusCode::Error => Some((status::StatusCode::Error, message)),
         StatusCode::Cancelled => {
-            attribute(w, 9, &[super::CANCELLED_ATTRIBUTE.as_bytes()], &Value::Bool(true));
+            attribute(w, 9, &[super::CANCELLED_ATTRIBUTE.as_bytes()], ValueRef::Bool(true));
             Some((status::StatusCode::Error, if message.is_empty() { "cancelled" } else { message }))
         }
     };
-    for e in &s.events {
+    for e in s.events() {
         let event = begin(w, 11);
         fixed64(w, 1, e.time_unix_nano);
-        string(w, 2, &e.name);
-        for (k, v) in &e.attributes {
+        string(w, 2, e.name);
+        for (k, v) in e.attributes {
             attribute(w, 3, &[k.as_bytes()], v);
         }
         end(w, event);
@@ -337,13 +340,16 @@ mod tests {
         for (n, seed) in [(40, 0), (5, 3), (64, 17), (0, 0), (33, 101), (1, 2), (300, 7)] {
             let batch = varied(n, seed);
             let expected = reference::request(&resource, &batch);
-            let bytes = encoder.encode(&resource, &batch);
+            let bytes = encoder.encode(&resource, &Batch::from_spans(&batch));
             assert_eq!(ExportTraceServiceRequest::decode(&bytes[..]).unwrap(), expected, "{n} spans, seed {seed}");
             assert_eq!(bytes, expected.encode_to_vec(), "{n} spans, seed {seed}");
         }
         let other = super::super::proto::resource("other", &[]);
         let batch = varied(9, 4);
-        assert_eq!(encoder.encode(&other, &batch), reference::request(&other, &batch).encode_to_vec());
+        assert_eq!(
+            encoder.encode(&other, &Batch::from_spans(&batch)),
+            reference::request(&other, &batch).encode_to_vec()
+        );
     }
 
     #[test]

@@ -197,6 +197,14 @@ impl Serialize for Line<'_> {
     }
 }
 
+impl super::SpanRef<'_> {
+    /// Appends this span as one NDJSON line (with the trailing `\n`) to `out`, in the schema of
+    /// [`SpanData::write_json_line`].
+    pub fn write_json_line(&self, service_name: &str, out: &mut Vec<u8>) {
+        write::line(self, service_name, out);
+    }
+}
+
 impl SpanData {
     /// Appends this span as one NDJSON line (with the trailing `\n`) to `out`.
     ///
@@ -212,7 +220,10 @@ impl SpanData {
     /// assert_eq!(back.service_name, "svc");
     /// ```
     pub fn write_json_line(&self, service_name: &str, out: &mut Vec<u8>) {
-        write::line(self, service_name, out);
+        let batch = super::Batch::from_spans(std::slice::from_ref(self));
+        if let Some(span) = batch.get(0) {
+            write::line(&span, service_name, out);
+        }
     }
 
     /// This span as one JSON object in the NDJSON schema.

@@ -6,41 +6,41 @@
 //! are copied as they are instead of being escaped, and text is escaped eight bytes at a time:
 //! only a word that holds a `"`, a `\` or a control character is looked at byte by byte.
 
-use super::super::{SpanData, Value};
+use super::super::{SpanRef, ValueRef};
 
 /// Appends `span` as one NDJSON line, with its trailing `\n`.
-pub(super) fn line(span: &SpanData, service_name: &str, out: &mut Vec<u8>) {
+pub(super) fn line(span: &SpanRef<'_>, service_name: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"trace_id\":\"");
-    out.extend_from_slice(&hex::<32>(span.trace_id.0));
+    out.extend_from_slice(&hex::<32>(span.trace_id().0));
     out.extend_from_slice(b"\",\"span_id\":");
-    span_id(out, span.span_id);
+    span_id(out, span.span_id());
     out.extend_from_slice(b",\"parent_span_id\":");
-    span_id(out, span.parent_span_id);
+    span_id(out, span.parent_span_id());
     out.extend_from_slice(b",\"name\":");
-    string(out, &span.name);
+    string(out, span.name());
     out.extend_from_slice(b",\"kind\":\"");
-    out.extend_from_slice(span.kind.as_str().as_bytes());
+    out.extend_from_slice(span.kind().as_str().as_bytes());
     out.extend_from_slice(b"\",\"start_time_unix_nano\":");
-    u64(out, span.start_time_unix_nano);
+    u64(out, span.start_time_unix_nano());
     out.extend_from_slice(b",\"end_time_unix_nano\":");
-    u64(out, span.end_time_unix_nano);
+    u64(out, span.end_time_unix_nano());
     out.extend_from_slice(b",\"status_code\":\"");
-    out.extend_from_slice(span.status.code.as_str().as_bytes());
+    out.extend_from_slice(span.status_code().as_str().as_bytes());
     out.extend_from_slice(b"\",\"status_message\":");
-    string(out, span.status.message.as_deref().unwrap_or(""));
+    string(out, span.status_message().unwrap_or(""));
     out.extend_from_slice(b",\"attributes\":");
     attributes(out, span);
     out.extend_from_slice(b",\"events\":[");
-    for (i, e) in span.events.iter().enumerate() {
+    for (i, e) in span.events().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"name\":");
-        string(out, &e.name);
+        string(out, e.name);
         out.extend_from_slice(b",\"time_unix_nano\":");
         u64(out, e.time_unix_nano);
         out.extend_from_slice(b",\"attributes\":{");
-        pairs(out, &e.attributes);
+        pairs(out, e.attributes);
         out.extend_from_slice(b"}}");
     }
     out.extend_from_slice(b"],\"service_name\":");
@@ -48,12 +48,12 @@ pub(super) fn line(span: &SpanData, service_name: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"}\n");
 }
 
-/// The flat `attributes` object: the walk of [`SpanData::for_each_flat_attribute`], with each
+/// The flat `attributes` object: the walk of [`SpanRef::for_each_flat_attribute`], with each
 /// key written from its prefix and name.
-fn attributes(out: &mut Vec<u8>, sp: &SpanData) {
+fn attributes(out: &mut Vec<u8>, sp: &SpanRef<'_>) {
     out.push(b'{');
     let mut first = true;
-    sp.for_each_flat_attribute_parts(|prefix, name, v| {
+    sp.for_each_flat_attribute(|prefix, name, v| {
         if !first {
             out.push(b',');
         }
@@ -92,23 +92,23 @@ fn u64(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-/// A captured value, as `serde_json` writes the `Serialize` impl of [`Value`].
-fn value(out: &mut Vec<u8>, v: &Value) {
+/// A captured value, as `serde_json` writes the `Serialize` impl of [`Value`](super::super::Value).
+fn value(out: &mut Vec<u8>, v: ValueRef<'_>) {
     match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::I64(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
-        Value::U64(n) => u64(out, *n),
-        Value::F64(f) if f.is_finite() => out.extend_from_slice(zmij::Buffer::new().format_finite(*f).as_bytes()),
+        ValueRef::Null => out.extend_from_slice(b"null"),
+        ValueRef::Bool(true) => out.extend_from_slice(b"true"),
+        ValueRef::Bool(false) => out.extend_from_slice(b"false"),
+        ValueRef::I64(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        ValueRef::U64(n) => u64(out, n),
+        ValueRef::F64(f) if f.is_finite() => out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes()),
         // `NaN`, `inf`, `-inf` as strings, as `serde_json` writes `collect_str` of them.
-        Value::F64(f) => {
+        ValueRef::F64(f) => {
             out.push(b'"');
             out.extend_from_slice(f.to_string().as_bytes());
             out.push(b'"');
         }
-        Value::Str(t) => string(out, t),
-        Value::List(items) => {
+        ValueRef::Str(t) => string(out, t),
+        ValueRef::List(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -118,22 +118,33 @@ fn value(out: &mut Vec<u8>, v: &Value) {
             }
             out.push(b']');
         }
-        Value::Map(fields) => {
+        ValueRef::Map(fields) => {
             out.push(b'{');
-            pairs(out, fields);
+            pairs(out, fields.iter());
             out.push(b'}');
         }
-        Value::Bytes(_) | Value::Opaque(_) => string(out, v.to_json().as_str().unwrap_or_default()),
+        ValueRef::Bytes(b) => {
+            out.push(b'"');
+            for x in b {
+                out.extend_from_slice(&hex::<2>(u128::from(*x)));
+            }
+            out.push(b'"');
+        }
+        ValueRef::Opaque(t) => {
+            out.extend_from_slice(b"\"<");
+            escaped(out, t);
+            out.extend_from_slice(b">\"");
+        }
     }
 }
 
 /// `"key":value` entries separated by commas, without the braces.
-fn pairs<K: AsRef<str>>(out: &mut Vec<u8>, entries: &[(K, Value)]) {
-    for (i, (k, v)) in entries.iter().enumerate() {
+fn pairs<'a>(out: &mut Vec<u8>, entries: impl Iterator<Item = (&'a str, ValueRef<'a>)>) {
+    for (i, (k, v)) in entries.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        string(out, k.as_ref());
+        string(out, k);
         out.push(b':');
         value(out, v);
     }
@@ -228,7 +239,8 @@ static ESCAPE: [u8; 256] = {
 mod tests {
     use super::super::Line;
     use super::*;
-    use crate::span::{Event, SpanId, SpanKind, Status, StatusCode, TraceId};
+    use crate::span::SpanData;
+    use crate::span::testgen::{spans, text};
     use proptest::prelude::*;
 
     fn by_serde(span: &SpanData, service: &str) -> String {
@@ -237,9 +249,11 @@ mod tests {
         v
     }
 
+    /// Written from the span's compact record, as exporters write it.
     fn by_hand(span: &SpanData, service: &str) -> String {
         let mut out = Vec::new();
-        line(span, service, &mut out);
+        let batch = crate::span::Batch::from_spans(std::slice::from_ref(span));
+        line(&batch.get(0).unwrap(), service, &mut out);
         String::from_utf8(out).expect("the line is UTF-8")
     }
 
@@ -272,87 +286,6 @@ mod tests {
                 if ESCAPE[b as usize] != 0 {
                     assert!(flagged, "byte {b:#x} at {pos}");
                 }
-            }
-        }
-    }
-
-    fn text() -> impl Strategy<Value = String> {
-        prop_oneof![any::<String>(), "[a-z\"\\\\\n\t\u{1}é]{0,20}"]
-    }
-
-    fn leaf() -> impl Strategy<Value = Value> {
-        prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::I64),
-            any::<u64>().prop_map(Value::U64),
-            any::<f64>().prop_map(Value::F64),
-            prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY), Just(-0.0), Just(1e300)]
-                .prop_map(Value::F64),
-            text().prop_map(|s| Value::Str(s.into())),
-            proptest::collection::vec(any::<u8>(), 0..6).prop_map(Value::Bytes),
-            Just(Value::Opaque("my::Type")),
-        ]
-    }
-
-    fn values() -> impl Strategy<Value = Value> {
-        leaf().prop_recursive(3, 24, 4, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
-                proptest::collection::vec((text(), inner), 0..4).prop_map(Value::Map),
-            ]
-        })
-    }
-
-    fn pairs() -> impl Strategy<Value = Vec<(String, Value)>> {
-        proptest::collection::vec((text(), values()), 0..3)
-    }
-
-    prop_compose! {
-        fn spans()(
-            ids in (any::<u128>(), any::<u64>(), any::<u64>()),
-            name in text(), target in text(), message in proptest::option::of(text()),
-            inputs in pairs(), attributes in pairs(), tags in pairs(), output in proptest::option::of(values()),
-            label in proptest::option::of(text()), branch in proptest::option::of(text()),
-            counts in (any::<u32>(), any::<u32>(), any::<u64>(), any::<u64>()),
-            optional in proptest::collection::vec(proptest::option::of(any::<u64>()), 4),
-            events in proptest::collection::vec((text(), any::<u64>(), pairs()), 0..3),
-            times in (any::<u64>(), any::<u64>()),
-        ) -> SpanData {
-            let key = |k: String| -> crate::span::Key { k.into() };
-            SpanData {
-                trace_id: TraceId(ids.0),
-                span_id: SpanId(ids.1),
-                parent_span_id: SpanId(ids.2 % 3),
-                name: name.into(),
-                target: target.into(),
-                kind: SpanKind::Producer,
-                start_time_unix_nano: times.0,
-                end_time_unix_nano: times.1,
-                status: Status { code: StatusCode::Cancelled, message: message.map(Into::into) },
-                inputs: inputs.into_iter().map(|(k, v)| (key(k), v)).collect(),
-                output,
-                attributes: attributes.into_iter().map(|(k, v)| (key(k), v)).collect(),
-                tags: tags.into_iter().map(|(k, v)| (key(k), v)).collect(),
-                label: label.map(Into::into),
-                branch: branch.map(Into::into),
-                events: events
-                    .into_iter()
-                    .map(|(n, t, a)| Event {
-                        name: n.into(),
-                        time_unix_nano: t,
-                        attributes: a.into_iter().map(|(k, v)| (key(k), v)).collect(),
-                    })
-                    .collect(),
-                polls: counts.0 % 3,
-                pending_polls: counts.1,
-                busy_ns: counts.2,
-                thread_id: counts.3,
-                items: optional[0],
-                first_item_ns: optional[1],
-                alloc_bytes: optional[2],
-                alloc_peak: optional[3],
-                ..SpanData::default()
             }
         }
     }

@@ -1,7 +1,6 @@
 //! Sampling: which new traces are recorded.
 
-use super::SpanContext;
-use crate::span::TraceId;
+use crate::span::{SpanContext, TraceId};
 
 /// Decides whether a new span is recorded, following OpenTelemetry's samplers.
 ///
