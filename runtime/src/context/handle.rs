@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 
-use super::{Entered, current_is_unsampled, with_current};
+use super::{current_ids, current_state};
 use crate::alloc::AllocScope;
 use crate::capture::truncate;
 use crate::clock::{self, Ticks};
@@ -14,11 +14,11 @@ use crate::pipeline::{self, Shared};
 use crate::sampler::ratio_hit;
 use crate::span::record::Recording;
 use crate::span::{
-    Callsite, Event, FLAG_RANDOM, FLAG_SAMPLED, Key, SpanContext, SpanId, SpanKind, Status, StatusCode, TraceId, Value,
-    attr,
+    Callsite, Event, FLAG_RANDOM, FLAG_SAMPLED, Key, SpanContext, SpanId, SpanKind, StatusCode, TraceId, Value, attr,
 };
 
 /// Which of `cs`'s inputs are secrets under the installed policy, cached per pipeline generation.
+#[inline]
 fn secret_mask(cs: &Callsite, shared: &Shared) -> u32 {
     let cached = cs.secrets.load(Ordering::Relaxed);
     if cached >> 32 == shared.generation & 0xffff_ffff && cached >> 32 != 0 {
@@ -83,82 +83,95 @@ impl IntoParent for Option<&SpanContext> {
 /// let spans = tracewell::collected();
 /// assert_eq!(spans.last().unwrap().branch.as_deref(), Some("batch"));
 /// ```
+// One pointer: the record (a box this thread reuses) holds the context too, so a span moves
+// as cheaply as a `Box`. A span with a context but not sampled has a record that records nothing.
 #[derive(Debug)]
 pub struct Span {
-    ctx: SpanContext,
     rec: Option<Box<Recording>>,
 }
+
+/// The context of a span that has none.
+static NO_CONTEXT: SpanContext = SpanContext::NONE;
 
 impl Span {
     /// A span that records nothing and has no context.
     pub const fn none() -> Span {
-        Span { ctx: SpanContext::NONE, rec: None }
+        Span { rec: None }
     }
 
     /// This span's context, for children and for headers.
+    #[inline]
     pub fn context(&self) -> &SpanContext {
-        &self.ctx
+        self.rec.as_ref().map_or(&NO_CONTEXT, |r| &r.ctx)
     }
 
     /// Whether this span is sampled and will be exported.
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.rec.is_some()
+        self.rec.as_ref().is_some_and(|r| r.sampled)
+    }
+
+    /// The record, when this span records.
+    #[inline]
+    fn recording(&mut self) -> Option<&mut Recording> {
+        self.rec.as_deref_mut().filter(|r| r.sampled)
     }
 
     /// Makes this span current on this thread until the guard drops; the span ends with it.
     #[inline]
-    pub fn enter(self) -> SpanGuard {
+    pub fn enter(mut self) -> SpanGuard {
         // A span with no context (nothing installed, or inside an unsampled trace) leaves the
         // current context alone: children then see the same parent and decide the same way.
-        let prev = if self.ctx.is_valid() { Some(Entered::new(&self.ctx)) } else { None };
-        SpanGuard { span: self, prev, _not_send: PhantomData }
+        if let Some(r) = &mut self.rec {
+            r.prev = super::swap_in(&r.ctx);
+        }
+        SpanGuard { span: self, _not_send: PhantomData }
     }
 
     /// The longest captured text for this span.
     #[inline]
     pub fn max_len(&self) -> usize {
-        self.rec.as_ref().map_or(0, |r| r.limit)
+        self.rec.as_ref().filter(|r| r.sampled).map_or(0, |r| r.limit)
     }
 
     /// Sets an attribute (exported under its own key).
     pub fn set_attribute(&mut self, key: impl Into<Key>, value: impl Into<Value>) {
-        if let Some(r) = &mut self.rec {
+        if let Some(r) = self.recording() {
             let v = bound(value.into(), r.limit);
-            r.data.attributes.push((key.into(), v));
+            r.extra().attributes.push((key.into(), v));
         }
     }
 
     /// Sets an indexed tag (exported as `tracewell.tag.<key>`).
     pub fn set_tag(&mut self, key: impl Into<Key>, value: impl Into<Value>) {
-        if let Some(r) = &mut self.rec {
+        if let Some(r) = self.recording() {
             let v = bound(value.into(), r.limit);
-            r.data.tags.push((key.into(), v));
+            r.extra().tags.push((key.into(), v));
         }
     }
 
     /// Adds a timestamped event with attributes.
     pub fn add_event(&mut self, name: impl Into<Key>, attributes: Vec<(Key, Value)>) {
-        if let Some(r) = &mut self.rec {
+        if let Some(r) = self.recording() {
             let time_unix_nano = clock::now_unix_nanos();
-            r.data.events.push(Event { name: name.into(), time_unix_nano, attributes });
+            r.extra().events.push(Event { name: name.into(), time_unix_nano, attributes });
         }
     }
 
     /// Records an input by name; scrubbed if the name looks secret, truncated to `max_len`.
     pub fn set_input(&mut self, name: impl Into<Key>, value: impl Into<Value>) {
-        if let Some(r) = &mut self.rec {
+        if let Some(r) = self.recording() {
             let name = name.into();
             let secret = pipeline::with_thread(|t| t.shared().policy.is_secret(&name)).unwrap_or(true);
             let v = if secret { Value::scrubbed() } else { bound(value.into(), r.limit) };
-            r.data.inputs.push((name, v));
+            r.named_input(&name, &v);
         }
     }
 
     /// Records the output value, truncated to `max_len`.
     pub fn set_output(&mut self, value: impl Into<Value>) {
-        if let Some(r) = &mut self.rec {
-            r.data.output = Some(bound(value.into(), r.limit));
+        if let Some(r) = self.recording() {
+            r.set_output(&bound(value.into(), r.limit));
         }
     }
 
@@ -169,12 +182,15 @@ impl Span {
 
     /// Sets the status code and message.
     pub fn set_status(&mut self, code: StatusCode, message: Option<Cow<'static, str>>) {
-        if let Some(r) = &mut self.rec {
+        if let Some(r) = self.recording() {
             let message = message.map(|m| match truncate(&m, r.limit) {
                 Cow::Borrowed(_) => m,
                 Cow::Owned(t) => Cow::Owned(t),
             });
-            r.data.status = Status { code, message };
+            r.status = code;
+            if message.is_some() || code == StatusCode::Unset {
+                r.extra().status_message = message;
+            }
         }
     }
 
@@ -190,15 +206,19 @@ impl Span {
     #[doc(hidden)]
     #[inline]
     pub fn __input(&mut self, index: usize, capture: impl FnOnce(usize) -> Value) {
-        if let Some(r) = &mut self.rec {
-            let Some(name) = r.site.and_then(|cs| cs.inputs.get(index)) else { return };
+        if let Some(r) = self.recording() {
             let secret = if index < 32 {
                 r.secret_mask & (1 << index) != 0
             } else {
+                let Some(name) = r.site.and_then(|cs| cs.inputs.get(index)) else { return };
                 pipeline::with_thread(|t| t.shared().policy.is_secret(name)).unwrap_or(true)
             };
-            let v = if secret { Value::scrubbed() } else { capture(r.limit) };
-            r.data.inputs.push((Cow::Borrowed(*name), v));
+            if secret {
+                r.input(index, Value::scrubbed());
+            } else {
+                let v = capture(r.limit);
+                r.input(index, v);
+            }
         }
     }
 
@@ -206,8 +226,9 @@ impl Span {
     #[doc(hidden)]
     #[inline]
     pub fn __output(&mut self, capture: impl FnOnce(usize) -> Value) {
-        if let Some(r) = &mut self.rec {
-            r.data.output = Some(capture(r.limit));
+        if let Some(r) = self.recording() {
+            let v = capture(r.limit);
+            r.set_output_owned(v);
         }
     }
 
@@ -215,10 +236,12 @@ impl Span {
     #[doc(hidden)]
     #[inline]
     pub fn __error(&mut self, message: impl FnOnce(usize) -> Cow<'static, str>, type_name: &'static str) {
-        if let Some(r) = &mut self.rec {
+        if let Some(r) = self.recording() {
             let message = message(r.limit);
-            r.data.status = Status { code: StatusCode::Error, message: Some(message) };
-            r.data.attributes.push((Cow::Borrowed(attr::ERROR_TYPE), Value::Str(Cow::Borrowed(type_name))));
+            r.status = StatusCode::Error;
+            let x = r.extra();
+            x.status_message = Some(message);
+            x.attributes.push((Cow::Borrowed(attr::ERROR_TYPE), Value::Str(Cow::Borrowed(type_name))));
         }
     }
 
@@ -226,12 +249,11 @@ impl Span {
     /// `Pending`.
     #[inline]
     pub(crate) fn record_poll(&mut self, busy: Ticks, pending: bool) {
-        if let Some(r) = &mut self.rec {
-            let d = &mut r.data;
-            d.polls = d.polls.saturating_add(1);
-            d.busy_ns += busy;
+        if let Some(r) = self.recording() {
+            r.polls = r.polls.saturating_add(1);
+            r.busy += busy;
             if pending {
-                d.pending_polls = d.pending_polls.saturating_add(1);
+                r.pending_polls = r.pending_polls.saturating_add(1);
             }
         }
     }
@@ -240,63 +262,64 @@ impl Span {
     /// `busy` ticks estimated for them.
     #[inline]
     pub(crate) fn record_untimed_polls(&mut self, polls: u32, pending: u32, busy: Ticks) {
-        if let Some(r) = &mut self.rec {
-            let d = &mut r.data;
-            d.polls = d.polls.saturating_add(polls);
-            d.pending_polls = d.pending_polls.saturating_add(pending);
-            d.busy_ns += busy;
+        if let Some(r) = self.recording() {
+            r.polls = r.polls.saturating_add(polls);
+            r.pending_polls = r.pending_polls.saturating_add(pending);
+            r.busy += busy;
         }
     }
 
     /// Sets the item count of a stream or iterator span.
     #[inline]
     pub(crate) fn set_items(&mut self, n: u64) {
-        if let Some(r) = &mut self.rec {
-            r.data.items = Some(n);
+        if let Some(r) = self.recording() {
+            r.items = Some(n);
         }
     }
 
     /// Marks the first item: the time to it from the start.
     pub(crate) fn first_item_at(&mut self, now: Ticks) {
-        if let Some(r) = &mut self.rec {
-            r.data.first_item_ns = Some(now.saturating_sub(r.start));
+        if let Some(r) = self.recording() {
+            r.first_item = Some(now.saturating_sub(r.start()));
         }
     }
 
-    /// The captured output, for wrappers that collect several items into it.
-    pub(crate) fn output_mut(&mut self) -> Option<&mut Option<Value>> {
-        self.rec.as_mut().map(|r| &mut r.data.output)
+    /// Sets the output to a value already bounded (wrappers capture items themselves).
+    pub(crate) fn set_output_value(&mut self, v: &Value) {
+        if let Some(r) = self.recording() {
+            r.set_output(v);
+        }
     }
 
     /// The status code so far (`Unset` when not recording).
     pub(crate) fn status_code(&self) -> StatusCode {
-        self.rec.as_ref().map_or(StatusCode::Unset, |r| r.data.status.code)
+        self.rec.as_ref().filter(|r| r.sampled).map_or(StatusCode::Unset, |r| r.status)
     }
 
     /// Adds an event with a time already read.
     pub(crate) fn push_event(&mut self, event: Event) {
-        if let Some(r) = &mut self.rec {
-            r.data.events.push(event);
+        if let Some(r) = self.recording() {
+            r.extra().events.push(event);
         }
     }
 
     /// Starts the clock at `now` (a future's span covers it from its first poll).
     #[inline]
     pub(crate) fn start_at(&mut self, now: Ticks) {
-        if let Some(r) = &mut self.rec {
-            r.start = now;
+        if let Some(r) = self.recording() {
+            r.start_at(now);
         }
     }
 
     /// Stops measuring allocations for the whole span: a future measures each poll instead,
     /// since its polls may run on different threads.
     pub(crate) fn take_alloc_scope(&mut self) -> Option<AllocScope> {
-        self.rec.as_mut().and_then(|r| r.alloc.take())
+        self.recording().and_then(|r| r.alloc.take())
     }
 
     /// Adds allocation figures (bytes summed, peak the larger).
     pub(crate) fn add_alloc(&mut self, figures: (u64, u64)) {
-        if let Some(r) = &mut self.rec {
+        if let Some(r) = self.recording() {
             r.add_alloc(figures);
         }
     }
@@ -304,7 +327,7 @@ impl Span {
     /// If dropped before completion, end with status cancelled.
     #[inline]
     pub(crate) fn set_cancel_on_drop(&mut self, on: bool) {
-        if let Some(r) = &mut self.rec {
+        if let Some(r) = self.recording() {
             r.cancel_on_drop = on;
         }
     }
@@ -312,28 +335,34 @@ impl Span {
     /// Ends the span at `end` (read by the caller for its own purposes) instead of now.
     #[inline]
     pub(crate) fn end_at(mut self, end: Ticks) {
-        self.finish(Some(end));
+        if let Some(r) = self.rec.take() {
+            finish(r, end);
+        }
     }
+}
 
-    // Hot path: stamp the end time and write the record into this thread's chunk.
-    #[inline]
-    fn finish(&mut self, end: Option<Ticks>) {
-        let Some(mut r) = self.rec.take() else { return };
-        r.end = end.unwrap_or_else(clock::now);
-        if let Some(scope) = r.alloc.take() {
-            r.add_alloc(scope.end());
-        }
-        if std::thread::panicking() {
-            if r.data.status.code != StatusCode::Error {
-                let msg = super::panic::last_message(r.limit).unwrap_or(Cow::Borrowed("panicked"));
-                r.data.status = Status { code: StatusCode::Error, message: Some(msg) };
-            }
-        } else if r.cancel_on_drop && r.data.status.code == StatusCode::Unset {
-            r.data.status =
-                Status { code: StatusCode::Cancelled, message: Some(Cow::Borrowed("dropped before completion")) };
-        }
-        pipeline::submit(r);
+// Hot path: stamp the end time and write the record into this thread's chunk.
+#[inline]
+fn finish(mut r: Box<Recording>, end: Ticks) {
+    if !r.sampled {
+        // A context only: the record goes back to be reused.
+        pipeline::recycle(r);
+        return;
     }
+    if let Some(scope) = r.alloc.take() {
+        r.add_alloc(scope.end());
+    }
+    if std::thread::panicking() {
+        if r.status != StatusCode::Error {
+            let msg = super::panic::last_message(r.limit).unwrap_or(Cow::Borrowed("panicked"));
+            r.status = StatusCode::Error;
+            r.extra().status_message = Some(msg);
+        }
+    } else if r.cancel_on_drop && r.status == StatusCode::Unset {
+        r.status = StatusCode::Cancelled;
+        r.extra().status_message = Some(Cow::Borrowed("dropped before completion"));
+    }
+    pipeline::submit(r, end);
 }
 
 impl crate::alloc::AllocScope {
@@ -356,7 +385,10 @@ fn bound(v: Value, limit: usize) -> Value {
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
-        self.finish(None);
+        if let Some(r) = self.rec.take() {
+            let end = if r.sampled { clock::now() } else { 0 };
+            finish(r, end);
+        }
     }
 }
 
@@ -378,8 +410,17 @@ impl Drop for Span {
 /// ```
 pub struct SpanGuard {
     span: Span,
-    prev: Option<Entered>,
     _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for SpanGuard {
+    // The previous context comes back, then the span (a field) ends.
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(prev) = self.span.rec.as_mut().and_then(|r| r.prev.take()) {
+            super::restore(prev);
+        }
+    }
 }
 
 impl std::fmt::Debug for SpanGuard {
@@ -405,15 +446,6 @@ impl SpanGuard {
     /// Ends the span now (the same as dropping the guard).
     pub fn end(self) {
         drop(self);
-    }
-}
-
-impl Drop for SpanGuard {
-    #[inline]
-    fn drop(&mut self) {
-        // The previous context comes back first, then the span ends.
-        drop(self.prev.take());
-        self.span.finish(None);
     }
 }
 
@@ -505,14 +537,13 @@ impl SpanBuilder {
     /// Starts the span without making it current (to move it into a future or another thread).
     pub fn start_detached(self) -> Span {
         let SpanBuilder { name, target, kind, label, branch, parent, sample } = self;
-        begin(parent, sample, true, |shared, rec| {
-            let data = &mut rec.data;
-            data.name = name;
-            data.target = target;
-            data.kind = kind;
-            data.label = label;
-            data.branch = branch;
-            rec.site = None;
+        begin(parent, sample, true, None, |shared, rec| {
+            rec.kind = kind;
+            let x = rec.extra();
+            x.name = name;
+            x.target = target;
+            x.label = label;
+            x.branch = branch;
             rec.limit = shared.policy.max_len;
             rec.secret_mask = 0;
         })
@@ -529,69 +560,77 @@ pub(crate) fn start_callsite(
     sample: Option<f64>,
     clock: bool,
 ) -> Span {
-    begin(parent, sample, clock, |shared, rec| {
-        // Names, module path, label, branch and argument names stay in the callsite; the record
-        // refers to it by number.
-        rec.site = Some(cs);
-        rec.data.kind = cs.kind;
+    // Names, module path, label, branch and argument names stay in the callsite; the record
+    // refers to it by number.
+    begin(parent, sample, clock, Some(cs), |shared, rec| {
+        rec.kind = cs.kind;
         rec.limit = if shared.policy.capture { cs.max_len.unwrap_or(shared.policy.max_len) } else { 0 };
         rec.secret_mask = secret_mask(cs, shared);
     })
 }
 
-// Hot path: one thread-local lookup for the pipeline, one for the current context, ids from a
-// thread-local generator, one clock read into a record this thread used before. Unsampled spans
-// stop before a record is taken.
+// Hot path: the current context's ids read once, one thread-local lookup for the pipeline (ids
+// from its generator, a record it used before), one clock read. Unsampled spans stop before a
+// record is taken.
 #[inline]
 fn begin(
     parent: Option<SpanContext>,
     sample: Option<f64>,
     clock: bool,
+    site: Option<&'static Callsite>,
     fill: impl FnOnce(&Shared, &mut Recording),
 ) -> Span {
+    let (trace_id, parent_id, parent_flags, remote, has_state) = match &parent {
+        Some(p) => (p.trace_id, p.span_id, p.trace_flags, p.is_remote, p.trace_state.is_some()),
+        None => {
+            let ids = current_ids();
+            (ids.trace_id, ids.span_id, ids.trace_flags, ids.is_remote, ids.has_state)
+        }
+    };
+    let valid = trace_id.is_valid() && parent_id.is_valid();
+    let parent_sampled = parent_flags & FLAG_SAMPLED != 0;
     // Fast path: inside a trace that is not sampled, a parent-based sampler says no to every
     // child, so nothing is made at all (no id, no context switch).
-    if parent.is_none() && sample.is_none() && pipeline::parent_based() && current_is_unsampled() {
+    if parent.is_none() && sample.is_none() && valid && !parent_sampled && pipeline::parent_based() {
         return Span::none();
     }
     let made = pipeline::with_thread(|thread| {
-        let shared = thread.shared();
-        let span_id = SpanId::random();
-        let decide = |p: &SpanContext| {
-            let trace_id = if p.is_valid() { p.trace_id } else { TraceId::random() };
-            let mut sampled = shared.sampler.should_sample(p, trace_id);
-            if sampled && let Some(r) = sample {
-                sampled = ratio_hit(r, TraceId(fastrand::u128(..)));
+        let trace_id = if valid { trace_id } else { thread.trace_id() };
+        let span_id = thread.span_id();
+        let mut sampled = thread.shared().sampler.decide(valid, parent_sampled, trace_id);
+        if sampled && let Some(r) = sample {
+            sampled = ratio_hit(r, TraceId(u128::from(thread.random())));
+        }
+        let inherited = if valid { parent_flags & !FLAG_SAMPLED } else { FLAG_RANDOM };
+        let flags = inherited | if sampled { FLAG_SAMPLED } else { 0 };
+        let state = if has_state {
+            match &parent {
+                Some(p) => p.trace_state.clone(),
+                None => current_state(),
             }
-            let inherited = if p.is_valid() { p.trace_flags & !FLAG_SAMPLED } else { FLAG_RANDOM };
-            let flags = inherited | if sampled { FLAG_SAMPLED } else { 0 };
-            let parent_id = if p.is_valid() { p.span_id } else { SpanId::INVALID };
-            (trace_id, parent_id, flags, p.is_remote, p.trace_state.clone())
+        } else {
+            None
         };
-        let (trace_id, parent_id, flags, remote, state) = match &parent {
-            Some(p) => decide(p),
-            None => with_current(decide),
-        };
-        let ctx = SpanContext { trace_id, span_id, trace_flags: flags, is_remote: false, trace_state: state };
-        if flags & FLAG_SAMPLED == 0 {
-            return Span { ctx, rec: None };
-        }
-        // Fields are written in place into a reused box whose record is all defaults, so no
-        // span-sized struct is built on the stack and copied.
+        // Written in place into a box this thread used before: no span-sized struct is built on
+        // the stack and copied.
         let mut rec = thread.recycled();
-        fill(thread.shared(), &mut rec);
-        let data = &mut rec.data;
-        data.trace_id = trace_id;
-        data.span_id = span_id;
-        data.parent_span_id = parent_id;
-        data.parent_is_remote = remote;
-        data.trace_flags = flags;
-        if ctx.trace_state.is_some() {
-            data.trace_state = ctx.trace_state.clone();
+        rec.ctx = SpanContext { trace_id, span_id, trace_flags: flags, is_remote: false, trace_state: state };
+        rec.sampled = sampled;
+        if !sampled {
+            return Span { rec: Some(rec) };
         }
-        rec.alloc = crate::alloc::is_active().then(AllocScope::begin);
-        rec.start = if clock { clock::now() } else { 0 };
-        Span { ctx, rec: Some(rec) }
+        let parent_id = if valid { parent_id } else { SpanId::INVALID };
+        rec.begin(trace_id, span_id, parent_id, flags, valid && remote, site);
+        fill(thread.shared(), &mut rec);
+        if rec.ctx.trace_state.is_some() {
+            let state = rec.ctx.trace_state.clone();
+            rec.extra().trace_state = state;
+        }
+        if crate::alloc::is_active() {
+            rec.alloc = Some(AllocScope::begin());
+        }
+        rec.start_at(if clock { clock::now() } else { 0 });
+        Span { rec: Some(rec) }
     });
-    made.unwrap_or(Span::none())
+    made.unwrap_or_else(Span::none)
 }

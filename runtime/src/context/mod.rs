@@ -26,33 +26,7 @@ pub use stream::{
     with_context,
 };
 
-use crate::span::{SpanId, TraceId};
-
-/// The copyable part of the current context: what every span start and every poll swaps.
-#[derive(Clone, Copy)]
-struct Ids {
-    trace_id: TraceId,
-    span_id: SpanId,
-    trace_flags: u8,
-    is_remote: bool,
-    has_state: bool,
-}
-
-impl Ids {
-    const NONE: Ids =
-        Ids { trace_id: TraceId(0), span_id: SpanId(0), trace_flags: 0, is_remote: false, has_state: false };
-
-    #[inline]
-    fn into_context(self, trace_state: Option<Arc<str>>) -> SpanContext {
-        SpanContext {
-            trace_id: self.trace_id,
-            span_id: self.span_id,
-            trace_flags: self.trace_flags,
-            is_remote: self.is_remote,
-            trace_state,
-        }
-    }
-}
+use crate::span::{Ids, Prev};
 
 thread_local! {
     // Hot path: const-initialized plain `Cell`s, so a swap is a few loads and stores with no
@@ -99,58 +73,57 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&SpanContext) -> R) -> R {
     f(&ids.into_context(state))
 }
 
-/// Whether the current span belongs to a trace that is not sampled (children of it record
-/// nothing under a parent-based sampler).
+/// The current context without its `tracestate` (see [`current_state`]).
 // Hot path: one thread-local load.
 #[inline]
-pub(crate) fn current_is_unsampled() -> bool {
-    IDS.try_with(|c| {
-        let ids = c.get();
-        ids.span_id.is_valid() && ids.trace_flags & FLAG_SAMPLED == 0
-    })
-    .unwrap_or(false)
+pub(crate) fn current_ids() -> Ids {
+    IDS.try_with(Cell::get).unwrap_or(Ids::NONE)
+}
+
+/// The current context's `tracestate`.
+#[cold]
+pub(crate) fn current_state() -> Option<Arc<str>> {
+    STATE.try_with(|s| s.try_borrow().ok().and_then(|s| s.clone())).ok().flatten()
+}
+
+/// Makes `ctx` current on this thread; `None` when the thread's context is already gone
+/// (thread teardown). Cheap when neither context carries a `tracestate`: two copies of 32 bytes.
+// Hot path: every span guard, poll and item goes through here.
+#[inline]
+pub(crate) fn swap_in(ctx: &SpanContext) -> Option<Prev> {
+    let new = Ids::of(ctx);
+    let ids = IDS.try_with(|c| c.replace(new)).ok()?;
+    let state = (ids.has_state || new.has_state).then(|| swap_state(ctx.trace_state.clone()));
+    Some(Prev { ids, state })
+}
+
+/// Puts back what [`swap_in`] replaced.
+#[inline]
+pub(crate) fn restore(prev: Prev) {
+    let _ = IDS.try_with(|c| c.set(prev.ids));
+    if let Some(state) = prev.state {
+        swap_state(state);
+    }
 }
 
 /// What was current before a context was entered; dropping it makes that current again, also
-/// while unwinding. Cheap when neither context carries a `tracestate`: two copies of 32 bytes.
+/// while unwinding.
 #[must_use = "the context is current only until this is dropped"]
-pub(crate) struct Entered {
-    prev: Ids,
-    /// The previous `tracestate`, when the old or the new context had one.
-    prev_state: Option<Option<Arc<str>>>,
-    /// False when the thread's context was already gone (thread teardown): nothing to restore.
-    active: bool,
-}
+pub(crate) struct Entered(Option<Prev>);
 
 impl Entered {
     /// Makes `ctx` current on this thread until the result drops.
-    // Hot path: every poll, every item and every span guard goes through here.
     #[inline]
     pub(crate) fn new(ctx: &SpanContext) -> Entered {
-        let new = Ids {
-            trace_id: ctx.trace_id,
-            span_id: ctx.span_id,
-            trace_flags: ctx.trace_flags,
-            is_remote: ctx.is_remote,
-            has_state: ctx.trace_state.is_some(),
-        };
-        let Ok(prev) = IDS.try_with(|c| c.replace(new)) else {
-            return Entered { prev: Ids::NONE, prev_state: None, active: false };
-        };
-        let prev_state = (prev.has_state || new.has_state).then(|| swap_state(ctx.trace_state.clone()));
-        Entered { prev, prev_state, active: true }
+        Entered(swap_in(ctx))
     }
 }
 
 impl Drop for Entered {
     #[inline]
     fn drop(&mut self) {
-        if !self.active {
-            return;
-        }
-        let _ = IDS.try_with(|c| c.set(self.prev));
-        if let Some(state) = self.prev_state.take() {
-            swap_state(state);
+        if let Some(prev) = self.0.take() {
+            restore(prev);
         }
     }
 }

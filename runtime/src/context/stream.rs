@@ -75,6 +75,8 @@ struct Items<C, E> {
     value: C,
     error: E,
     done: bool,
+    /// The first items, for [`ItemCapture::First`], put on the span as a list when it ends.
+    first: Vec<Value>,
     /// Polls seen, polls timed and their busy ticks, polls not timed and how many were pending.
     polls: u32,
     timed: u32,
@@ -94,6 +96,7 @@ impl<C, E> Items<C, E> {
             value,
             error,
             done: false,
+            first: Vec::new(),
             polls: 0,
             timed: 0,
             timed_busy: 0,
@@ -109,9 +112,13 @@ impl<C, E> Items<C, E> {
         self.polls <= TIME_FIRST || self.polls.is_multiple_of(TIME_ONE_IN)
     }
 
-    /// Puts the polls that were counted but not timed on the span, with their estimated busy
-    /// time (the mean of the timed polls).
+    /// Puts the first items captured and the polls that were counted but not timed on the span,
+    /// with the estimated busy time of those polls (the mean of the timed ones).
     fn settle_polls(&mut self) {
+        if !self.first.is_empty() {
+            let first = Value::List(std::mem::take(&mut self.first));
+            self.span.set_output_value(&first);
+        }
         if self.untimed == 0 {
             return;
         }
@@ -162,12 +169,9 @@ impl<C, E> Items<C, E> {
             return;
         }
         let v = (self.value)(item, limit);
-        if let Some(out) = self.span.output_mut() {
-            match (mode, out) {
-                (ItemCapture::First(_), Some(Value::List(l))) => l.push(v),
-                (ItemCapture::First(_), out) => *out = Some(Value::List(vec![v])),
-                (_, out) => *out = Some(v),
-            }
+        match mode {
+            ItemCapture::First(_) => self.first.push(v),
+            _ => self.span.set_output_value(&v),
         }
     }
 

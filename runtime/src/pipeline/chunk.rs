@@ -111,7 +111,11 @@ impl Budget {
             }
         }
         self.peak.fetch_max(used + bytes, Ordering::Relaxed);
-        let words = (0..words).map(|_| AtomicU64::new(0)).collect();
+        // Zeroed pages from the allocator, not a loop storing zeros.
+        let Ok(words) = <[AtomicU64] as zerocopy::FromZeros>::new_box_zeroed_with_elems(words) else {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+            return None;
+        };
         Some(Chunk {
             inner: Arc::new(Inner {
                 words,
@@ -273,14 +277,11 @@ impl Current {
 mod tests {
     use super::*;
     use crate::span::record::Recording;
-    use crate::span::record::encode_recording;
 
     fn record(n: u64) -> Vec<u64> {
         let mut rec = Recording::empty();
-        rec.data.span_id = crate::SpanId(n);
-        let mut out = Vec::new();
-        encode_recording(&mut out, &rec, 0, 1);
-        out
+        rec.begin(crate::TraceId(1), crate::SpanId(n), crate::SpanId(0), 1, false, None);
+        rec.finish(0, 1).to_vec()
     }
 
     #[test]

@@ -12,7 +12,9 @@ use crossbeam_utils::{Backoff, CachePadded};
 
 use super::chunk::{Chunk, Current};
 use super::{GENERATION, GLOBAL, OnFull, Shared};
-use crate::span::record::{Recording, encode_recording};
+use crate::clock::Ticks;
+use crate::span::record::Recording;
+use crate::span::{SpanId, TraceId};
 
 /// Records kept for reuse per thread.
 const SPARE_RECORDS: usize = 32;
@@ -35,8 +37,6 @@ pub(crate) struct Local {
     chunk: Option<Chunk>,
     /// Words written into `chunk`.
     pos: usize,
-    /// The record being written, encoded.
-    scratch: Vec<u64>,
     /// Records of ended spans, kept boxed so that a span start takes one without allocating or
     /// moving a record.
     #[allow(clippy::vec_box)]
@@ -47,6 +47,8 @@ pub(crate) struct Local {
     /// Spans this thread may still queue under `OTEL_BSP_MAX_QUEUE_SIZE`, taken from the shared
     /// allowance a few at a time.
     allowance: u32,
+    /// The state of this thread's id generator (wyrand).
+    rng: u64,
 }
 
 thread_local! {
@@ -86,12 +88,12 @@ fn register() -> Option<Local> {
         slot,
         chunk: None,
         pos: 0,
-        scratch: Vec::with_capacity(64),
         spare: Vec::new(),
         submitted: 0,
         dropped: 0,
         thread: NEXT_THREAD.fetch_add(1, Ordering::Relaxed),
         allowance: 0,
+        rng: fastrand::u64(..),
     })
 }
 
@@ -102,6 +104,38 @@ impl Local {
         &self.shared
     }
 
+    /// 64 random bits from this thread's generator (wyrand: one multiply, no lookup of another
+    /// thread-local).
+    // Hot path: every span id comes from here.
+    #[inline]
+    pub(crate) fn random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(self.rng) * u128::from(self.rng ^ 0xe703_7ed1_a0b4_28db);
+        (t >> 64) as u64 ^ t as u64
+    }
+
+    /// A new span id (never 0).
+    #[inline]
+    pub(crate) fn span_id(&mut self) -> SpanId {
+        loop {
+            let v = self.random();
+            if v != 0 {
+                return SpanId(v);
+            }
+        }
+    }
+
+    /// A new trace id (never 0).
+    #[inline]
+    pub(crate) fn trace_id(&mut self) -> TraceId {
+        loop {
+            let v = u128::from(self.random()) << 64 | u128::from(self.random());
+            if v != 0 {
+                return TraceId(v);
+            }
+        }
+    }
+
     /// A record with every field at its default: one this thread used before, or a new one.
     #[inline]
     pub(crate) fn recycled(&mut self) -> Box<Recording> {
@@ -110,24 +144,29 @@ impl Local {
 
     /// Writes a finished span into this thread's chunk. Never blocks unless the user chose
     /// `TRACEWELL_ON_FULL=wait`; a span that finds no room is dropped and counted.
-    // Hot path: encode into a reused buffer, copy it into the chunk, plain stores for counters.
+    // Hot path: a header and the span's already encoded words copied into the chunk, plain
+    // stores for the counters.
     #[inline]
-    pub(super) fn submit(&mut self, mut rec: Box<Recording>, site_id: u32) {
-        self.scratch.clear();
-        encode_recording(&mut self.scratch, &rec, site_id, self.thread);
-        rec.reset();
-        if self.spare.len() < SPARE_RECORDS {
-            self.spare.push(rec);
-        }
+    pub(super) fn submit(&mut self, mut rec: Box<Recording>, end: Ticks) {
         self.submitted += 1;
         self.slot.submitted.store(self.submitted, Ordering::Relaxed);
         if !self.has_allowance() {
             self.count_drop();
-        } else if !self.write() {
+        } else if !self.write(rec.finish(end, self.thread)) {
             self.count_drop();
             if let Some(spans) = &self.shared.spans_left {
                 spans.fetch_add(1, Ordering::Relaxed);
             }
+        }
+        self.recycle(rec);
+    }
+
+    /// Keeps `rec` for a later span (up to a few per thread).
+    #[inline]
+    pub(super) fn recycle(&mut self, mut rec: Box<Recording>) {
+        rec.reset();
+        if self.spare.len() < SPARE_RECORDS {
+            self.spare.push(rec);
         }
     }
 
@@ -151,38 +190,38 @@ impl Local {
     }
 
     #[inline]
-    fn write(&mut self) -> bool {
-        let n = self.scratch.len();
+    fn write(&mut self, words: &[u64]) -> bool {
+        let len = words.len();
         if let Some(c) = &self.chunk
-            && self.pos + n <= c.capacity()
+            && self.pos + len <= c.capacity()
         {
-            c.write(self.pos, &self.scratch);
-            self.pos += n;
+            c.write(self.pos, words);
+            self.pos += len;
             return true;
         }
-        self.write_in_new_chunk()
+        self.write_in_new_chunk(words)
     }
 
     #[cold]
-    fn write_in_new_chunk(&mut self) -> bool {
+    fn write_in_new_chunk(&mut self, words: &[u64]) -> bool {
+        let len = words.len();
         self.hand_off();
-        let n = self.scratch.len();
         let shared = &self.shared;
-        let chunk = match shared.budget.acquire(n) {
+        let chunk = match shared.budget.acquire(len) {
             Some(c) => c,
             None => match shared.on_full {
                 OnFull::Drop => {
                     shared.wake();
                     return false;
                 }
-                OnFull::Wait(limit) => match wait_for_chunk(shared, n, limit) {
+                OnFull::Wait(limit) => match wait_for_chunk(shared, len, limit) {
                     Some(c) => c,
                     None => return false,
                 },
             },
         };
-        chunk.write(0, &self.scratch);
-        self.pos = n;
+        chunk.write(0, words);
+        self.pos = len;
         self.slot.current.set(Some(&chunk));
         self.chunk = Some(chunk);
         true

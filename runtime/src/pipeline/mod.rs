@@ -130,13 +130,18 @@ pub(crate) fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R>
     with_local(f)
 }
 
+/// Takes back the record of a span that ended without recording, for reuse.
+#[inline]
+pub(crate) fn recycle(rec: Box<Recording>) {
+    with_local(move |l| l.recycle(rec));
+}
+
 /// Writes a finished span into this thread's chunk. Never blocks (unless `TRACEWELL_ON_FULL` is
 /// `wait`): a span that finds no room is dropped and counted.
 // Hot path: see `Local::submit`.
 #[inline]
-pub(crate) fn submit(rec: Box<Recording>) {
-    let site_id = rec.site.map_or(0, |cs| cs.id());
-    with_local(move |l| l.submit(rec, site_id));
+pub(crate) fn submit(rec: Box<Recording>, end: crate::clock::Ticks) {
+    with_local(move |l| l.submit(rec, end));
 }
 
 impl Shared {

@@ -24,6 +24,7 @@ pub use json::{JsonError, ParsedSpan};
 pub use record::{Batch, EventRef, SpanRef, ValueRef};
 pub use site::Callsite;
 pub use span_context::{FLAG_RANDOM, FLAG_SAMPLED, RemoteContext, SpanContext};
+pub(crate) use span_context::{Ids, Prev};
 pub use value::{SCRUBBED, Value};
 
 /// A key of an attribute, tag or input: a static string where possible, so naming costs nothing.

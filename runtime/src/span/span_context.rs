@@ -68,3 +68,56 @@ impl SpanContext {
         self.trace_flags & FLAG_SAMPLED != 0
     }
 }
+
+/// The copyable part of a context: what every span start reads and every poll swaps.
+#[derive(Clone, Copy)]
+pub(crate) struct Ids {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    pub(crate) trace_flags: u8,
+    pub(crate) is_remote: bool,
+    pub(crate) has_state: bool,
+}
+
+impl Ids {
+    pub(crate) const NONE: Ids =
+        Ids { trace_id: TraceId(0), span_id: SpanId(0), trace_flags: 0, is_remote: false, has_state: false };
+
+    /// The ids of `ctx`.
+    #[inline]
+    pub(crate) fn of(ctx: &SpanContext) -> Ids {
+        Ids {
+            trace_id: ctx.trace_id,
+            span_id: ctx.span_id,
+            trace_flags: ctx.trace_flags,
+            is_remote: ctx.is_remote,
+            has_state: ctx.trace_state.is_some(),
+        }
+    }
+
+    /// The context of these ids with `trace_state`.
+    #[inline]
+    pub(crate) fn into_context(self, trace_state: Option<Arc<str>>) -> SpanContext {
+        SpanContext {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            trace_flags: self.trace_flags,
+            is_remote: self.is_remote,
+            trace_state,
+        }
+    }
+}
+
+/// What was current on a thread before a context was made current there: put back afterwards.
+#[derive(Debug)]
+pub(crate) struct Prev {
+    pub(crate) ids: Ids,
+    /// The previous `tracestate`, when the old or the new context had one.
+    pub(crate) state: Option<Option<Arc<str>>>,
+}
+
+impl std::fmt::Debug for Ids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ids").field("trace_id", &self.trace_id).field("span_id", &self.span_id).finish()
+    }
+}

@@ -118,6 +118,13 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// How many words the encoded value at the start of `words` takes.
+pub(super) fn value_words(words: &[u64]) -> usize {
+    let mut c = Cursor::at(words, 0);
+    c.value();
+    c.pos.min(words.len())
+}
+
 /// A captured value read from a record, borrowing its text: what [`Value`] is, without owning.
 ///
 /// # Examples
@@ -458,12 +465,6 @@ impl<'a> SpanRef<'a> {
                 skip(c);
             }
         };
-        mark(O_NAMES, S_NAMES, &mut c, &|c| {
-            c.str();
-            c.str();
-            c.opt_str();
-            c.opt_str();
-        });
         mark(O_INPUTS, S_INPUTS, &mut c, &|c| {
             for _ in 0..n_inputs.min(c.left()) {
                 if !implicit {
@@ -475,14 +476,20 @@ impl<'a> SpanRef<'a> {
         mark(O_OUTPUT, S_OUTPUT, &mut c, &|c| {
             c.value();
         });
-        mark(O_STATUS_MSG, S_STATUS_MSG, &mut c, &|c| {
-            c.str();
-        });
         mark(O_POLLS, S_POLLS, &mut c, &|c| c.pos += 2);
         mark(O_ITEMS, S_ITEMS, &mut c, &|c| c.pos += 1);
         mark(O_FIRST_ITEM, S_FIRST_ITEM, &mut c, &|c| c.pos += 1);
         mark(O_ALLOC_BYTES, S_ALLOC_BYTES, &mut c, &|c| c.pos += 1);
         mark(O_ALLOC_PEAK, S_ALLOC_PEAK, &mut c, &|c| c.pos += 1);
+        mark(O_NAMES, S_NAMES, &mut c, &|c| {
+            c.str();
+            c.str();
+            c.opt_str();
+            c.opt_str();
+        });
+        mark(O_STATUS_MSG, S_STATUS_MSG, &mut c, &|c| {
+            c.str();
+        });
         let pairs = |c: &mut Cursor<'a>| {
             let n = c.count(2);
             c.skip_pairs(n);

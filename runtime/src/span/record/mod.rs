@@ -11,8 +11,8 @@
 //!  5, 6    | start, end (raw clock ticks, or Unix ns when the TICKS flag is 0) |
 //!  7       | callsite number (32, 0 = none) | thread number (32)               |
 //!  8       | flags (8) | trace flags (8) | input count (16)                    |
-//!  sections: names (no callsite) | inputs | output | status message | polls | items |
-//!            time to first item | allocated bytes | peak bytes | attributes | tags | events |
+//!  sections: inputs | output | polls | items | time to first item | allocated bytes |
+//!            peak bytes | names (no callsite) | status message | attributes | tags | events |
 //!            tracestate
 //! ```
 //!
@@ -24,23 +24,23 @@
 //! `#[traced] fn add(a: u64, b: u64) -> u64` span is 12 words, 96 bytes, against about 600 for
 //! a [`SpanData`].
 //!
-//! The calling thread encodes a [`Recording`] into its chunk (see `crate::pipeline`); the batch
+//! An open span keeps its captured values already encoded (see `open.rs`), so the calling thread
+//! ends it by writing a header and copying words into its chunk (see `crate::pipeline`); the batch
 //! worker copies finished records into a [`Batch`]; exporters read each record as a
 //! [`SpanRef`] whose fields decode on demand, and [`SpanRef::to_data`] makes the owned form for
 //! [`crate::collected`] and the score.
 
 mod decode;
 mod encode;
+mod open;
 
 use std::sync::Arc;
 
 pub use decode::{EventRef, EventsRef, InputsRef, ListRef, MapRef, Pairs, SpanRef, ValueRef};
-pub(crate) use encode::recording as encode_recording;
+pub(crate) use open::Recording;
 
+use super::SpanData;
 use super::site::{Sites, sites};
-use super::{Callsite, SpanData};
-use crate::alloc::AllocScope;
-use crate::clock::Ticks;
 
 /// Words before the sections.
 pub(crate) const HEADER_WORDS: usize = 9;
@@ -81,81 +81,6 @@ const T_BYTES: u64 = 9;
 const T_OPAQUE: u64 = 10;
 const T_LIST: u64 = 11;
 const T_MAP: u64 = 12;
-
-/// What a recording span carries until it ends. The box it lives in is reused by the thread
-/// that ends spans, so starting a span writes into memory that is already in that core's cache.
-///
-/// While recording, `data.busy_ns` and `data.first_item_ns` hold clock ticks; `data`'s name,
-/// target, kind, label and branch are unused when `site` is set.
-#[derive(Debug)]
-pub(crate) struct Recording {
-    pub(crate) data: SpanData,
-    pub(crate) site: Option<&'static Callsite>,
-    pub(crate) start: Ticks,
-    pub(crate) end: Ticks,
-    /// Longest captured text.
-    pub(crate) limit: usize,
-    /// Which of the callsite's inputs are secrets.
-    pub(crate) secret_mask: u32,
-    /// End as cancelled if dropped before normal completion.
-    pub(crate) cancel_on_drop: bool,
-    /// Allocation figures of the thread since the start, when a tracking allocator runs.
-    pub(crate) alloc: Option<AllocScope>,
-}
-
-impl Recording {
-    /// A record with every field at its default.
-    pub(crate) fn empty() -> Recording {
-        Recording {
-            data: SpanData::default(),
-            site: None,
-            start: 0,
-            end: 0,
-            limit: 0,
-            secret_mask: 0,
-            cancel_on_drop: false,
-            alloc: None,
-        }
-    }
-
-    /// Back to the defaults for reuse, keeping the capacity of its lists. Fields every start
-    /// writes anyway (ids, flags, times, kind, site) are left as they are.
-    #[inline]
-    pub(crate) fn reset(&mut self) {
-        let d = &mut self.data;
-        d.inputs.clear();
-        d.output = None;
-        d.status = Default::default();
-        if !d.attributes.is_empty() {
-            d.attributes.clear();
-        }
-        if !d.tags.is_empty() {
-            d.tags.clear();
-        }
-        if !d.events.is_empty() {
-            d.events.clear();
-        }
-        d.trace_state = None;
-        d.label = None;
-        d.branch = None;
-        d.polls = 0;
-        d.pending_polls = 0;
-        d.busy_ns = 0;
-        d.items = None;
-        d.first_item_ns = None;
-        d.alloc_bytes = None;
-        d.alloc_peak = None;
-        self.cancel_on_drop = false;
-        self.alloc = None;
-    }
-
-    /// Adds allocation figures (bytes summed, peak the larger).
-    pub(crate) fn add_alloc(&mut self, (bytes, peak): (u64, u64)) {
-        let d = &mut self.data;
-        d.alloc_bytes = Some(d.alloc_bytes.unwrap_or(0) + bytes);
-        d.alloc_peak = Some(d.alloc_peak.unwrap_or(0).max(peak));
-    }
-}
 
 /// Finished spans as compact records, as exporters receive them. Cheap to clone (the records are
 /// shared), so an exporter may keep a batch for a retry without copying it.

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::span::testgen::spans;
-use crate::span::{SpanId, SpanKind, StatusCode, TraceId, Value};
+use crate::span::{Callsite, SpanId, SpanKind, StatusCode, TraceId, Value};
 
 /// Spans compared by their `Debug` text, where `NaN` equals `NaN`.
 fn same(a: &[SpanData], b: &[SpanData]) -> bool {
@@ -42,30 +42,26 @@ static ADD: Callsite = Callsite::new("add", "my::math", &["a", "b"]).with_branch
 
 fn recording() -> Recording {
     let mut rec = Recording::empty();
-    rec.site = Some(&ADD);
-    rec.data.trace_id = TraceId(7 << 64 | 9);
-    rec.data.span_id = SpanId(3);
-    rec.data.parent_span_id = SpanId(2);
-    rec.data.trace_flags = 1;
-    rec.data.inputs.push((Cow::Borrowed(ADD.inputs[0]), Value::U64(1)));
-    rec.data.inputs.push((Cow::Borrowed(ADD.inputs[1]), Value::U64(2)));
-    rec.data.output = Some(Value::U64(3));
-    rec.start = crate::clock::now();
-    rec.end = rec.start + 1000;
+    rec.begin(TraceId(7 << 64 | 9), SpanId(3), SpanId(2), 1, false, Some(&ADD));
+    rec.input(0, Value::U64(1));
+    rec.input(1, Value::U64(2));
+    rec.set_output(&Value::U64(3));
+    rec.start_at(crate::clock::now());
     rec
 }
 
-fn one(rec: &Recording, site_id: u32) -> Batch {
+/// `rec` ended 1000 ticks after its start, on thread 5.
+fn one(rec: &mut Recording) -> Batch {
+    let end = rec.start() + 1000;
     let mut b = BatchBuilder::default();
-    encode_recording(&mut b.words, rec, site_id, 5);
-    b.close_record();
+    assert_eq!(b.push_records(rec.finish(end, 5)), 1);
     b.finish()
 }
 
 #[test]
 fn a_traced_add_is_twelve_words_named_by_its_callsite() {
-    let rec = recording();
-    let b = one(&rec, ADD.id());
+    let mut rec = recording();
+    let b = one(&mut rec);
     assert_eq!(b.encoded_len(), 96, "9 header words, 2 inputs and an output of one word each");
     let s = b.get(0).unwrap();
     assert_eq!((s.name(), s.target(), s.branch(), s.label()), ("add", "my::math", Some("fast"), None));
@@ -73,44 +69,80 @@ fn a_traced_add_is_twelve_words_named_by_its_callsite() {
     assert_eq!(s.output(), Some(ValueRef::U64(3)));
     assert_eq!(
         (s.trace_id(), s.span_id(), s.parent_span_id(), s.thread_id()),
-        (rec.data.trace_id, SpanId(3), SpanId(2), 5)
+        (TraceId(7 << 64 | 9), SpanId(3), SpanId(2), 5)
     );
-    assert_eq!(s.start_time_unix_nano(), crate::clock::unix_nanos(rec.start));
-    assert_eq!(s.duration_ns(), crate::clock::nanos_between(rec.start, rec.end));
+    assert_eq!(s.start_time_unix_nano(), crate::clock::unix_nanos(rec.start()));
+    assert_eq!(s.duration_ns(), crate::clock::nanos_between(rec.start(), rec.start() + 1000));
     let d = s.to_data();
     assert!(matches!(d.name, Cow::Borrowed("add")), "callsite names are not copied");
     assert_eq!(d.input("b"), Some(&Value::U64(2)));
 }
 
 #[test]
-fn inputs_not_in_callsite_order_keep_their_names() {
-    let mut rec = recording();
-    rec.data.inputs.swap(0, 1);
-    rec.data.inputs.push(("extra".into(), Value::from("x")));
-    let b = one(&rec, ADD.id());
-    let names: Vec<_> = b.get(0).unwrap().inputs().map(|(k, _)| k).collect();
-    assert_eq!(names, ["b", "a", "extra"]);
+fn inputs_out_of_callsite_order_or_by_name_keep_their_names() {
+    let mut rec = Recording::empty();
+    rec.begin(TraceId(1), SpanId(1), SpanId(0), 1, false, Some(&ADD));
+    rec.input(1, Value::U64(2));
+    rec.input(0, Value::from("one"));
+    rec.named_input("extra", &Value::from("x"));
+    let b = one(&mut rec);
+    let s = b.get(0).unwrap();
+    let inputs: Vec<_> = s.inputs().map(|(k, v)| (k, v.to_value())).collect();
+    assert_eq!(inputs, [("b", Value::U64(2)), ("a", Value::from("one")), ("extra", Value::from("x"))]);
 }
 
 #[test]
-fn without_a_callsite_the_names_travel_in_the_record() {
+fn inputs_in_order_then_by_name_are_rewritten_with_keys() {
     let mut rec = recording();
-    rec.site = None;
-    rec.data.name = "manual".into();
-    rec.data.kind = SpanKind::Server;
-    rec.data.status.code = StatusCode::Error;
-    let b = one(&rec, 0);
+    rec.named_input("late", &Value::Bool(true));
+    let b = one(&mut rec);
+    let names: Vec<_> = b.get(0).unwrap().inputs().map(|(k, v)| (k, v.to_value())).collect();
+    assert_eq!(names, [("a", Value::U64(1)), ("b", Value::U64(2)), ("late", Value::Bool(true))]);
+}
+
+#[test]
+fn without_a_callsite_the_names_and_the_rarer_parts_travel_in_the_record() {
+    let mut rec = Recording::empty();
+    rec.begin(TraceId(1), SpanId(1), SpanId(0), 1, false, None);
+    rec.kind = SpanKind::Server;
+    rec.status = StatusCode::Error;
+    rec.named_input("a", &Value::U64(1));
+    let x = rec.extra();
+    x.name = "manual".into();
+    x.status_message = Some("broke".into());
+    x.attributes.push(("k".into(), Value::I64(-4)));
+    x.trace_state = Some("vendor=1".into());
+    rec.items = Some(3);
+    rec.add_alloc((100, 60));
+    let b = one(&mut rec);
     let s = b.get(0).unwrap();
-    assert_eq!((s.name(), s.kind(), s.status_code()), ("manual", SpanKind::Server, StatusCode::Error));
+    assert_eq!(
+        (s.name(), s.kind(), s.status_code(), s.status_message()),
+        ("manual", SpanKind::Server, StatusCode::Error, Some("broke"))
+    );
     assert_eq!(s.input("a"), Some(ValueRef::U64(1)));
+    assert_eq!(s.attribute("k"), Some(ValueRef::I64(-4)));
+    assert_eq!(
+        (s.items(), s.alloc_bytes(), s.alloc_peak(), s.trace_state()),
+        (Some(3), Some(100), Some(60), Some("vendor=1"))
+    );
+    rec.reset();
+    let b = one(&mut rec);
+    let s = b.get(0).unwrap();
+    assert_eq!(
+        (s.status_code(), s.attributes().count(), s.items(), s.inputs().count()),
+        (StatusCode::Unset, 0, None, 0),
+        "reset"
+    );
 }
 
 #[test]
 fn builders_read_whole_records_only() {
-    let rec = recording();
     let mut words = Vec::new();
-    encode_recording(&mut words, &rec, ADD.id(), 1);
-    encode_recording(&mut words, &rec, ADD.id(), 2);
+    for thread in [1, 2] {
+        let mut rec = recording();
+        words.extend_from_slice(rec.finish(1, thread));
+    }
     let mut b = BatchBuilder::default();
     assert_eq!(b.push_records(&words[..words.len() - 1]), 1, "a record cut short is not read");
     assert_eq!(b.push_records(&words), 2);
