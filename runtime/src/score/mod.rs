@@ -84,10 +84,7 @@ use serde::Serialize;
 use crate::span::{SpanData, SpanId, StatusCode, TraceId};
 use sketch::{LogHistogram, Moments};
 
-/// The name of the spans [`monitor_runtime`](crate::monitor_runtime) records: each one covers one
-/// sleep of the sampling task; its wall time minus the requested interval is the scheduling lag.
-/// The score uses them for CC and reports them apart, not as a function.
-pub const RUNTIME_LAG_SPAN: &str = "tracewell.runtime.lag";
+pub use crate::span::attr::RUNTIME_LAG_SPAN;
 
 /// Bins of the error timeline.
 pub const TIMELINE_BINS: usize = 60;
@@ -184,7 +181,8 @@ pub struct SpanSample<'a> {
     /// Peak live bytes, when tracked.
     pub alloc_peak: Option<u64>,
     /// For runtime-lag spans: the requested sleep
-    /// ([`INTERVAL_ATTR`](crate::monitor::INTERVAL_ATTR)), subtracted from the wall time.
+    /// ([`RUNTIME_INTERVAL_NS`](crate::span::attr::RUNTIME_INTERVAL_NS)), subtracted from the wall
+    /// time.
     pub runtime_interval_ns: Option<u64>,
 }
 
@@ -204,7 +202,7 @@ impl<'a> From<&'a SpanData> for SpanSample<'a> {
             busy_ns: s.busy_ns,
             alloc_bytes: s.alloc_bytes,
             alloc_peak: s.alloc_peak,
-            runtime_interval_ns: s.attribute(crate::monitor::INTERVAL_ATTR).and_then(|v| match v {
+            runtime_interval_ns: s.attribute(crate::span::attr::RUNTIME_INTERVAL_NS).and_then(|v| match v {
                 crate::Value::U64(n) => Some(*n),
                 crate::Value::I64(n) => u64::try_from(*n).ok(),
                 _ => None,
