@@ -14,6 +14,8 @@
 //! # Where things are
 //!
 //! * `sample.rs`: [`SpanSample`], the part of a span the score reads.
+//! * `line/`: [`SampleLine`], a [`SpanSample`] read from an NDJSON line, with a fast path for
+//!   ordinary lines (what `tracewell report` reads files with).
 //! * `sketch.rs`: the constant-size summaries (moments, a log-bucket quantile sketch).
 //! * `stats.rs`: one row's summaries and the formulas that score them ([`Row`], [`SubScores`],
 //!   [`Weights`], [`ScoreConfig`]).
@@ -22,6 +24,7 @@
 //! * `report/`: the [`Report`] types, and one file per output format (`text.rs`, `html.rs`);
 //!   a new format goes there.
 
+mod line;
 mod report;
 mod sample;
 mod scorer;
@@ -31,6 +34,7 @@ mod stats;
 use crate::span::SpanData;
 
 pub use crate::span::attr::RUNTIME_LAG_SPAN;
+pub use line::SampleLine;
 pub use report::{FunctionReport, HistogramBin, Report, RuntimeLag, Timeline, TraceReport, WaterfallSpan};
 pub use sample::SpanSample;
 pub use scorer::Scorer;

@@ -3,9 +3,9 @@
 use crate::span::{SpanData, SpanId, StatusCode, TraceId, Value, attr};
 
 /// The part of a span the score reads. [`Scorer::add`](super::Scorer::add) takes a [`SpanData`];
-/// readers that parse spans themselves fill this in directly and call
-/// [`Scorer::add_sample`](super::Scorer::add_sample).
-#[derive(Clone, Copy, Debug, Default)]
+/// [`SampleLine`](super::SampleLine) reads one from an NDJSON line without building the span,
+/// for [`Scorer::add_sample`](super::Scorer::add_sample).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SpanSample<'a> {
     /// Function (span) name.
     pub name: &'a str,

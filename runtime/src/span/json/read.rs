@@ -1,4 +1,7 @@
-//! Reading the NDJSON line back: [`SpanData::from_json_line`].
+//! Reading the NDJSON line back: the one reader of the format. [`SpanData::from_json_line`] is
+//! the whole span; the score's reader of its own fields
+//! ([`SampleLine`](crate::score::SampleLine)) takes a fast path for ordinary lines and defers to
+//! this one for every other line, and its tests check the two agree.
 
 use std::borrow::Cow;
 
