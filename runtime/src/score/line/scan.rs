@@ -35,63 +35,82 @@ pub(super) fn sample(line: &str) -> Option<Fast<'_>> {
     let (mut alloc_bytes, mut alloc_peak, mut interval) = (None, None, None);
     let mut seen = 0u16;
     c.object(|c, key| {
-        // The full reader refuses a repeated field; leave those lines to it.
-        let bit = match key {
-            "trace_id" => 1,
-            "span_id" => 1 << 1,
-            "parent_span_id" => 1 << 2,
-            "name" => 1 << 3,
-            "kind" => 1 << 4,
-            "start_time_unix_nano" => 1 << 5,
-            "end_time_unix_nano" => 1 << 6,
-            "status_code" => 1 << 7,
-            "status_message" => 1 << 8,
-            "attributes" => 1 << 9,
-            "events" => 1 << 10,
-            "service_name" => 1 << 11,
-            _ => 0,
-        };
-        if seen & bit != 0 {
-            return None;
-        }
-        seen |= bit;
-        match key {
-            "trace_id" => trace = Some(TraceId::from_hex(c.str()?).ok()?),
-            "span_id" => span = Some(SpanId::from_hex(c.str()?).ok()?),
+        let bit: u16 = match key {
+            "trace_id" => {
+                trace = Some(TraceId::from_hex(c.str()?).ok()?);
+                1
+            }
+            "span_id" => {
+                span = Some(SpanId::from_hex(c.str()?).ok()?);
+                1 << 1
+            }
             "parent_span_id" => {
                 let p = c.str()?;
                 parent = Some(if p.is_empty() { SpanId::INVALID } else { SpanId::from_hex(p).ok()? });
+                1 << 2
             }
-            "name" => name = Some(c.str()?),
+            "name" => {
+                name = Some(c.str()?);
+                1 << 3
+            }
             "kind" => {
                 if let Some(k) = c.opt(Cur::str)? {
                     k.parse::<SpanKind>().ok()?;
                 }
+                1 << 4
             }
-            "start_time_unix_nano" => start = Some(c.u64()?),
-            "end_time_unix_nano" => end = Some(c.u64()?),
+            "start_time_unix_nano" => {
+                start = Some(c.u64()?);
+                1 << 5
+            }
+            "end_time_unix_nano" => {
+                end = Some(c.u64()?);
+                1 << 6
+            }
             "status_code" => {
                 if let Some(code) = c.opt(Cur::str)? {
                     status = StatusCode::parse(code)?;
                 }
+                1 << 7
             }
-            "status_message" | "service_name" => c.skip_str()?,
-            "attributes" => c.object(|c, key| {
-                match key {
-                    attr::BRANCH => branch = Some(c.str()?),
-                    attr::POLLS => polls = Some(c.u64()?),
-                    attr::PENDING_POLLS => pending_polls = Some(c.u64()?),
-                    attr::BUSY_NS => busy_ns = Some(c.u64()?),
-                    attr::ALLOC_BYTES => alloc_bytes = Some(c.u64()?),
-                    attr::ALLOC_PEAK => alloc_peak = Some(c.u64()?),
-                    attr::RUNTIME_INTERVAL_NS => interval = Some(c.u64()?),
-                    _ => c.skip_value(1)?,
-                }
-                Some(())
-            })?,
-            "events" => c.array(Cur::event)?,
-            _ => c.skip_value(0)?,
+            "status_message" => {
+                c.skip_str()?;
+                1 << 8
+            }
+            "service_name" => {
+                c.skip_str()?;
+                1 << 9
+            }
+            "attributes" => {
+                c.object(|c, key| {
+                    match key {
+                        attr::BRANCH => branch = Some(c.str()?),
+                        attr::POLLS => polls = Some(c.u64()?),
+                        attr::PENDING_POLLS => pending_polls = Some(c.u64()?),
+                        attr::BUSY_NS => busy_ns = Some(c.u64()?),
+                        attr::ALLOC_BYTES => alloc_bytes = Some(c.u64()?),
+                        attr::ALLOC_PEAK => alloc_peak = Some(c.u64()?),
+                        attr::RUNTIME_INTERVAL_NS => interval = Some(c.u64()?),
+                        _ => c.skip_value(1)?,
+                    }
+                    Some(())
+                })?;
+                1 << 10
+            }
+            "events" => {
+                c.array(Cur::event)?;
+                1 << 11
+            }
+            _ => {
+                c.skip_value(0)?;
+                0
+            }
+        };
+        // The full reader refuses a repeated field; leave those lines to it.
+        if seen & bit != 0 {
+            return None;
         }
+        seen |= bit;
         Some(())
     })?;
     c.ws();
@@ -125,14 +144,11 @@ pub(super) fn sample(line: &str) -> Option<Fast<'_>> {
 /// at a time, as serde_json does it (Mycroft's test for a zero byte): the lowest flagged byte of
 /// a word is always a real match.
 #[inline]
-fn special(b: &[u8], from: usize) -> Option<usize> {
+fn special(b: &[u8], mut at: usize) -> Option<usize> {
     const ONES: u64 = u64::MAX / 255;
     const HIGH: u64 = ONES << 7;
-    let rest = b.get(from..)?;
-    let mut words = rest.chunks_exact(8);
-    let mut at = from;
-    for word in words.by_ref() {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+    while let Some(word) = b.get(at..at + 8) {
+        let w = u64::from_le_bytes(word.try_into().ok()?);
         let ctrl = w.wrapping_sub(ONES * 0x20) & !w;
         let quote = w ^ (ONES * u64::from(b'"'));
         let quote = quote.wrapping_sub(ONES) & !quote;
@@ -144,7 +160,13 @@ fn special(b: &[u8], from: usize) -> Option<usize> {
         }
         at += 8;
     }
-    words.remainder().iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|p| at + p)
+    while let Some(&c) = b.get(at) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
 }
 
 /// The largest decimal magnitude (digits before the point plus the exponent) let through: such a
