@@ -33,10 +33,8 @@ pub enum ReadError {
     /// The report could not be written.
     #[error("cannot write {0}: {1}")]
     Write(String, #[source] io::Error),
-    /// A Redis source was given.
-    #[error(
-        "{0}: Redis sources are not supported by this build yet; export to an NDJSON file or pipe `redis-cli --raw LRANGE KEY 0 -1` into `tracewell report -`"
-    )]
+    /// A Redis source could not be read; the text says why and what to check.
+    #[error("{0}")]
     Redis(String),
 }
 
