@@ -25,49 +25,59 @@ pub struct Summary {
 }
 
 /// Reads every span line of `input` (a path, `-`, or a Redis URL), calling `f` for each good one.
-pub fn read_spans(input: &str, strict: bool, mut f: impl FnMut(&SpanSample<'_>)) -> Result<Summary, ReadError> {
-    let mut sum = Summary::default();
+pub fn read_spans(input: &str, strict: bool, f: impl FnMut(&SpanSample<'_>)) -> Result<Summary, ReadError> {
+    let mut tally = Tally { input, strict, sum: Summary::default(), failed: None, f };
     if is_redis(input) {
-        let src = RedisSource::parse(input)?;
         let bar = ProgressBar::hidden();
-        src.for_each_line(Cursor::Start, |line| {
-            sum.lines += 1;
-            let line = trim(line);
-            if line.is_empty() {
-                return Ok(());
-            }
-            match decode(line) {
-                Ok(p) => {
-                    sum.good += 1;
-                    f(&p.sample());
-                    Ok(())
-                }
-                Err(reason) => bad_line(input, &reason, true, strict, &mut sum, &bar),
-            }
+        RedisSource::parse(input)?.for_each_line(Cursor::Start, |raw| {
+            let line = trim(raw);
+            let decoded = (!line.is_empty()).then(|| decode(line));
+            tally.take(
+                match &decoded {
+                    None => Line::Blank,
+                    Some(Ok(p)) => Line::Span(p.sample()),
+                    Some(Err(reason)) => Line::Bad(reason, true),
+                },
+                &bar,
+            );
+            tally.failed.take().map_or(Ok(()), Err)
         })?;
-        return Ok(sum);
+    } else {
+        file::for_each_line(input, |line, bar| tally.take(line, bar))?;
     }
-    let mut failed = None;
-    file::for_each_line(input, |line, bar| {
-        sum.lines += 1;
+    match tally.failed {
+        Some(e) => Err(e),
+        None => Ok(tally.sum),
+    }
+}
+
+/// The lines read so far, and the error that stopped reading.
+struct Tally<'a, F> {
+    input: &'a str,
+    strict: bool,
+    sum: Summary,
+    failed: Option<ReadError>,
+    f: F,
+}
+
+impl<F: FnMut(&SpanSample<'_>)> Tally<'_, F> {
+    /// Counts one line and hands a span on; `false` once a bad line stops reading (`--strict`).
+    fn take(&mut self, line: Line<'_>, bar: &ProgressBar) -> bool {
+        self.sum.lines += 1;
         match line {
             Line::Span(s) => {
-                sum.good += 1;
-                f(&s);
+                self.sum.good += 1;
+                (self.f)(&s);
             }
             Line::Blank => {}
             Line::Bad(reason, complete) => {
-                if let Err(e) = bad_line(input, reason, complete, strict, &mut sum, bar) {
-                    failed = Some(e);
+                if let Err(e) = bad_line(self.input, reason, complete, self.strict, &mut self.sum, bar) {
+                    self.failed = Some(e);
                     return false;
                 }
             }
         }
         true
-    })?;
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(sum),
     }
 }
 
