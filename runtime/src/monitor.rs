@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::span::attr::RUNTIME_LAG_SPAN;
 
 /// The attribute holding the requested sleep, in nanoseconds, on runtime-lag spans.
+#[doc(inline)]
 pub use crate::span::attr::RUNTIME_INTERVAL_NS as INTERVAL_ATTR;
 
 /// The default sampling interval of [`monitor_runtime`].

@@ -33,6 +33,7 @@ mod stats;
 
 use crate::span::SpanData;
 
+#[doc(inline)]
 pub use crate::span::attr::RUNTIME_LAG_SPAN;
 pub use line::SampleLine;
 pub use report::{FunctionReport, HistogramBin, Report, RuntimeLag, Timeline, TraceReport, WaterfallSpan};
