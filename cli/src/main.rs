@@ -12,11 +12,23 @@
 //!
 //! Reading is streaming: memory depends on the number of functions, not of spans. A bad line is
 //! reported on stderr with its line number and skipped, unless `--strict`.
+//!
+//! Modules, each using only the ones below it:
+//!
+//! ```text
+//! main.rs      the commands and their arguments; scoring (tracewell::score::Scorer)
+//!   read.rs    what report, check and tail do with lines: pick the source, hand good spans on,
+//!              report bad lines
+//!     source/  where lines come from: file.rs (a file or stdin, followed with tail),
+//!              parallel.rs (decoding a file on worker threads), redis.rs (a list or stream)
+//! ```
+//!
+//! Lines are decoded by tracewell itself ([`tracewell::score::SampleLine`]), so the command reads
+//! exactly what the runtime's reader reads. A new input source goes in `source/`; a new report
+//! format in the runtime's `score/report/`.
 
-mod parallel;
-mod parse;
 mod read;
-mod redis_src;
+mod source;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -143,7 +155,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode, read::ReadError> {
+fn run(cli: Cli) -> Result<ExitCode, source::ReadError> {
     match cli.command {
         Command::Report { input, format, output } => {
             let report = score(&input)?;
@@ -154,7 +166,7 @@ fn run(cli: Cli) -> Result<ExitCode, read::ReadError> {
             };
             match output {
                 Some(path) => {
-                    std::fs::write(&path, text).map_err(|e| read::ReadError::Write(path.display().to_string(), e))?
+                    std::fs::write(&path, text).map_err(|e| source::ReadError::Write(path.display().to_string(), e))?
                 }
                 None => {
                     let mut out = std::io::stdout().lock();
@@ -185,17 +197,13 @@ fn run(cli: Cli) -> Result<ExitCode, read::ReadError> {
             Ok(ExitCode::from(1))
         }
         Command::Tail { file, filter, once, timeout } => {
-            if file.starts_with("redis://") || file.starts_with("rediss://") {
-                read::tail_redis(&file, filter.as_deref(), once, timeout)?;
-            } else {
-                read::tail(std::path::Path::new(&file), filter.as_deref(), once, timeout)?;
-            }
+            read::tail(&file, filter.as_deref(), once, timeout)?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn score(args: &InputArgs) -> Result<tracewell::score::Report, read::ReadError> {
+fn score(args: &InputArgs) -> Result<tracewell::score::Report, source::ReadError> {
     let mut scorer = Scorer::new();
     let filter = args.filter.as_deref();
     let since = args.since;

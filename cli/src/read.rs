@@ -1,50 +1,20 @@
-//! Reading span lines from a file or standard input, line by line with one reused buffer, and
-//! following a file as it grows.
+//! What `report`, `check` and `tail` do with lines, whatever their source: pick the source for
+//! the input, hand good spans on, and report bad lines (skipped and counted, or fatal with
+//! `--strict`).
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::fmt::Display;
+use std::io;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
+use indicatif::ProgressBar;
 use tracewell::score::SpanSample;
 
-use crate::parse::{Parsed, parse_line};
+use crate::source::redis::{Cursor, RedisSource};
+use crate::source::{Line, ReadError, decode, file, is_redis, trim};
 
 /// At most this many bad lines are described one by one; the rest are only counted.
 const MAX_REPORTED: u64 = 20;
-/// Files at least this big get a progress bar (when stderr is a terminal).
-const PROGRESS_MIN_BYTES: u64 = 64 << 20;
-
-/// Why reading failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// The input could not be opened.
-    #[error("cannot open {0}: {1} (give an NDJSON file written by tracewell's file exporter, or - for standard input)")]
-    Open(String, #[source] io::Error),
-    /// Reading failed midway.
-    #[error("cannot read {0}: {1}")]
-    Io(String, #[source] io::Error),
-    /// A bad line with `--strict`.
-    #[error("{input}:{line}: {reason} (stopping because of --strict)")]
-    Strict {
-        /// The input.
-        input: String,
-        /// 1-based line number.
-        line: u64,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The report could not be written.
-    #[error("cannot write {0}: {1}")]
-    Write(String, #[source] io::Error),
-    /// A Redis source was given.
-    #[error(
-        "{0}: Redis sources are not supported by this build yet; export to an NDJSON file or pipe `redis-cli --raw LRANGE KEY 0 -1` into `tracewell report -`"
-    )]
-    Redis(String),
-}
 
 /// Lines read.
 #[derive(Debug, Default)]
@@ -54,95 +24,60 @@ pub struct Summary {
     pub bad: u64,
 }
 
-/// Reads every span line of `input` (a path or `-`), calling `f` for each good one.
-pub fn read_spans(input: &str, strict: bool, mut f: impl FnMut(&SpanSample<'_>)) -> Result<Summary, ReadError> {
-    if input.starts_with("redis://") || input.starts_with("rediss://") {
-        let src = crate::redis_src::RedisSource::parse(input)?;
+/// Reads every span line of `input` (a path, `-`, or a Redis URL), calling `f` for each good one.
+pub fn read_spans(input: &str, strict: bool, f: impl FnMut(&SpanSample<'_>)) -> Result<Summary, ReadError> {
+    let mut tally = Tally { input, strict, sum: Summary::default(), failed: None, f };
+    if is_redis(input) {
         let bar = ProgressBar::hidden();
-        let mut sum = Summary::default();
-        src.for_each_line(crate::redis_src::Cursor::Start, |line| {
-            sum.lines += 1;
-            handle_line(input, line, true, strict, &mut sum, &bar, &mut f)
-        })?;
-        return Ok(sum);
-    }
-    let (reader, len): (Box<dyn Read + Send>, Option<u64>) = if input == "-" {
-        (Box::new(io::stdin()), None)
-    } else {
-        let file = File::open(input).map_err(|e| ReadError::Open(input.to_owned(), e))?;
-        let len = file.metadata().ok().map(|m| m.len());
-        (Box::new(file), len)
-    };
-    let bar = match len {
-        Some(n) if n >= PROGRESS_MIN_BYTES => {
-            // Drawn only when stderr is a terminal; hidden in pipes, files and CI logs.
-            let bar = ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        RedisSource::parse(input)?.for_each_line(Cursor::Start, |raw| {
+            let line = trim(raw);
+            let decoded = (!line.is_empty()).then(|| decode(line));
+            tally.take(
+                match &decoded {
+                    None => Line::Blank,
+                    Some(Ok(p)) => Line::Span(p.sample()),
+                    Some(Err(reason)) => Line::Bad(reason, true),
+                },
+                &bar,
             );
-            bar
-        }
-        _ => ProgressBar::hidden(),
-    };
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
-    let mut sum = Summary::default();
-    let mut failed = None;
-    let progress = {
-        let bar = bar.clone();
-        move |n| bar.inc(n)
-    };
-    crate::parallel::for_each_line(reader, workers, progress, |line| {
-        sum.lines += 1;
+            tally.failed.take().map_or(Ok(()), Err)
+        })?;
+    } else {
+        file::for_each_line(input, |line, bar| tally.take(line, bar))?;
+    }
+    match tally.failed {
+        Some(e) => Err(e),
+        None => Ok(tally.sum),
+    }
+}
+
+/// The lines read so far, and the error that stopped reading.
+struct Tally<'a, F> {
+    input: &'a str,
+    strict: bool,
+    sum: Summary,
+    failed: Option<ReadError>,
+    f: F,
+}
+
+impl<F: FnMut(&SpanSample<'_>)> Tally<'_, F> {
+    /// Counts one line and hands a span on; `false` once a bad line stops reading (`--strict`).
+    fn take(&mut self, line: Line<'_>, bar: &ProgressBar) -> bool {
+        self.sum.lines += 1;
         match line {
-            crate::parallel::Line::Span(s) => {
-                sum.good += 1;
-                f(&s);
+            Line::Span(s) => {
+                self.sum.good += 1;
+                (self.f)(&s);
             }
-            crate::parallel::Line::Blank => {}
-            crate::parallel::Line::Bad(reason, complete) => {
-                if let Err(e) = bad_line(input, reason, complete, strict, &mut sum, &bar) {
-                    failed = Some(e);
+            Line::Blank => {}
+            Line::Bad(reason, complete) => {
+                if let Err(e) = bad_line(self.input, reason, complete, self.strict, &mut self.sum, bar) {
+                    self.failed = Some(e);
                     return false;
                 }
             }
         }
         true
-    })
-    .map_err(|e| ReadError::Io(input.to_owned(), e))?;
-    if let Some(e) = failed {
-        bar.finish_and_clear();
-        return Err(e);
-    }
-    bar.finish_and_clear();
-    Ok(sum)
-}
-
-/// Decodes one line (number `sum.lines`) and hands it to `f`, or reports it as bad.
-fn handle_line(
-    input: &str,
-    line: &[u8],
-    complete: bool,
-    strict: bool,
-    sum: &mut Summary,
-    bar: &ProgressBar,
-    f: &mut impl FnMut(&SpanSample<'_>),
-) -> Result<(), ReadError> {
-    let line = trim(line);
-    if line.is_empty() {
-        return Ok(());
-    }
-    let parsed = match std::str::from_utf8(line) {
-        Ok(text) => parse_line(text),
-        Err(e) => Err(format!("not UTF-8 text ({e})")),
-    };
-    match parsed {
-        Ok(p) => {
-            sum.good += 1;
-            f(&p.sample());
-            Ok(())
-        }
-        Err(reason) => bad_line(input, &reason, complete, strict, sum, bar),
     }
 }
 
@@ -172,21 +107,40 @@ fn bad_line(
     Ok(())
 }
 
-pub(crate) fn trim(mut b: &[u8]) -> &[u8] {
-    while let [rest @ .., b'\n' | b'\r' | b' ' | b'\t'] = b {
-        b = rest;
+/// Prints the spans `input` (a file or a Redis URL) holds, then new ones as they arrive, until
+/// `timeout` passes or Ctrl-C (or at once with `once`).
+pub fn tail(input: &str, filter: Option<&str>, once: bool, timeout: Option<Duration>) -> Result<(), ReadError> {
+    if is_redis(input) {
+        let src = RedisSource::parse(input)?;
+        src.follow(once, timeout, |n, line| print_line(trim(line), filter, format_args!("{input}: entry {n}")))
+    } else {
+        let path = Path::new(input);
+        let name = path.display().to_string();
+        file::follow(path, once, timeout, |n, line| print_line(line, filter, format_args!("{name}:{n}")))
     }
-    while let [b' ' | b'\t', rest @ ..] = b {
-        b = rest;
+}
+
+/// Prints `line` when it is a span that passes `filter`, or says on stderr what is wrong with it
+/// (`at` says where it is); `false` once standard output is closed.
+fn print_line(line: &[u8], filter: Option<&str>, at: impl Display) -> bool {
+    match decode(line) {
+        Ok(p) => {
+            let s = p.sample();
+            !filter.is_none_or(|f| s.name.contains(f)) || print_span(&s, &mut io::stdout().lock()).is_ok()
+        }
+        Err(reason) => {
+            eprintln!("tracewell: {at}: {reason}");
+            true
+        }
     }
-    b
 }
 
 /// Prints one line per span: end time, duration, status, name and branch.
-fn print_span(p: &Parsed<'_>, out: &mut impl io::Write) -> io::Result<()> {
-    let secs = p.end() / 1_000_000_000;
-    let (h, m, s, ms) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60, (p.end() / 1_000_000) % 1000);
-    let dur = p.end().saturating_sub(p.start()) as f64;
+fn print_span(s: &SpanSample<'_>, out: &mut impl io::Write) -> io::Result<()> {
+    let (start, end) = (s.start_time_unix_nano, s.end_time_unix_nano);
+    let secs = end / 1_000_000_000;
+    let (h, m, sec, ms) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60, (end / 1_000_000) % 1000);
+    let dur = end.saturating_sub(start) as f64;
     let dur = if dur < 1e3 {
         format!("{dur:.0}ns")
     } else if dur < 1e6 {
@@ -196,92 +150,6 @@ fn print_span(p: &Parsed<'_>, out: &mut impl io::Write) -> io::Result<()> {
     } else {
         format!("{:.2}s", dur / 1e9)
     };
-    let branch = p.branch().map(|b| format!(" [{b}]")).unwrap_or_default();
-    writeln!(out, "{h:02}:{m:02}:{s:02}.{ms:03}Z {dur:>10} {:<9} {}{branch}", p.status().as_str(), p.name())
-}
-
-/// Follows a Redis list or stream (`redis://HOST:PORT/KEY`): prints what it holds, then new
-/// entries as they are pushed, polling every 200 ms, until `timeout` passes or Ctrl-C.
-pub fn tail_redis(url: &str, filter: Option<&str>, once: bool, timeout: Option<Duration>) -> Result<(), ReadError> {
-    let src = crate::redis_src::RedisSource::parse(url)?;
-    let deadline = timeout.map(|t| Instant::now() + t);
-    let mut cursor = crate::redis_src::Cursor::Start;
-    let mut n = 0u64;
-    loop {
-        let stdout = io::stdout();
-        let mut out = stdout.lock();
-        let mut closed = false;
-        cursor = src.for_each_line(cursor, |line| {
-            n += 1;
-            match std::str::from_utf8(trim(line)).map_err(|e| format!("not UTF-8 text ({e})")).and_then(parse_line) {
-                Ok(p) if filter.is_none_or(|f| p.name().contains(f)) => {
-                    closed |= print_span(&p, &mut out).is_err();
-                }
-                Ok(_) => {}
-                Err(reason) => eprintln!("tracewell: {url}: entry {n}: {reason}"),
-            }
-            Ok(())
-        })?;
-        let _ = out.flush();
-        if closed || once || deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Follows `path` like `tail -f`: prints the spans it holds, then new ones as they are appended,
-/// until `timeout` passes (or forever; Ctrl-C stops it). Handles a file that is truncated or
-/// replaced by starting over from its beginning; a half-written last line waits for its end.
-pub fn tail(path: &Path, filter: Option<&str>, once: bool, timeout: Option<Duration>) -> Result<(), ReadError> {
-    let name = path.display().to_string();
-    let deadline = timeout.map(|t| Instant::now() + t);
-    let mut file = File::open(path).map_err(|e| ReadError::Open(name.clone(), e))?;
-    let mut pos = 0u64;
-    let mut pending: Vec<u8> = Vec::new();
-    let mut line_no = 0u64;
-    let stdout = io::stdout();
-    let mut chunk = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut chunk).map_err(|e| ReadError::Io(name.clone(), e))?;
-        if n > 0 {
-            pos += n as u64;
-            pending.extend_from_slice(&chunk[..n]);
-            let mut out = stdout.lock();
-            let mut start = 0;
-            while let Some(i) = pending[start..].iter().position(|&b| b == b'\n') {
-                let line = trim(&pending[start..start + i]);
-                start += i + 1;
-                line_no += 1;
-                if line.is_empty() {
-                    continue;
-                }
-                match std::str::from_utf8(line).map_err(|e| format!("not UTF-8 text ({e})")).and_then(parse_line) {
-                    Ok(p) if filter.is_none_or(|f| p.name().contains(f)) => {
-                        if print_span(&p, &mut out).is_err() {
-                            return Ok(()); // stdout closed
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(reason) => eprintln!("tracewell: {name}:{line_no}: {reason}"),
-                }
-            }
-            let _ = out.flush();
-            pending.drain(..start);
-            continue;
-        }
-        if once || deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        // Truncated or replaced: start over.
-        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(pos);
-        if len < pos {
-            file = File::open(path).map_err(|e| ReadError::Open(name.clone(), e))?;
-            file.seek(SeekFrom::Start(0)).map_err(|e| ReadError::Io(name.clone(), e))?;
-            pos = 0;
-            pending.clear();
-            line_no = 0;
-        }
-    }
+    let branch = s.branch.map(|b| format!(" [{b}]")).unwrap_or_default();
+    writeln!(out, "{h:02}:{m:02}:{sec:02}.{ms:03}Z {dur:>10} {:<9} {}{branch}", s.status.as_str(), s.name)
 }

@@ -1,17 +1,17 @@
 //! The tokio runtime monitor: scheduling lag, sampled by a task that sleeps and measures how late
 //! it wakes.
 //!
-//! Each sample is a span named [`RUNTIME_LAG_SPAN`] that covers
-//! one sleep, with the requested interval as the attribute [`INTERVAL_ATTR`]; the lag is its
-//! wall time minus the interval. The score reads these spans into the concurrency sub-score (CC)
+//! Each sample is a span named [`RUNTIME_LAG_SPAN`] that covers one sleep, with the requested
+//! interval as the attribute [`INTERVAL_ATTR`]; the lag is its wall time minus the interval. The score reads these spans into the concurrency sub-score (CC)
 //! of async functions and reports the lag apart.
 
 use std::time::Duration;
 
-use crate::score::RUNTIME_LAG_SPAN;
+use crate::span::attr::RUNTIME_LAG_SPAN;
 
 /// The attribute holding the requested sleep, in nanoseconds, on runtime-lag spans.
-pub const INTERVAL_ATTR: &str = "tracewell.runtime.interval_ns";
+#[doc(inline)]
+pub use crate::span::attr::RUNTIME_INTERVAL_NS as INTERVAL_ATTR;
 
 /// The default sampling interval of [`monitor_runtime`].
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);

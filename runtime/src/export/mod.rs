@@ -240,13 +240,6 @@ pub(crate) fn from_lookup(
     }
 }
 
-/// The attribute that marks a cancelled span in OTLP and Zipkin exports (which have no such
-/// status).
-#[cfg_attr(not(feature = "zipkin"), allow(dead_code))]
-pub(crate) const fn otlp_cancelled_key() -> &'static str {
-    "tracewell.cancelled"
-}
-
 /// Why a TLS URL (`https://`, `rediss://`) cannot be used when tracewell is built without its
 /// `tls` feature; `None` for other URLs, or when the feature is on.
 #[cfg_attr(

@@ -221,7 +221,7 @@ pub(crate) fn zipkin_span(s: &SpanData, service_name: &str) -> J {
             };
             tags.insert("error".into(), text.into());
             if s.status.code == StatusCode::Cancelled {
-                tags.insert(super::otlp_cancelled_key().into(), "true".into());
+                tags.insert(crate::span::attr::CANCELLED.into(), "true".into());
             }
         }
     }

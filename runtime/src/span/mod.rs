@@ -363,4 +363,13 @@ pub mod attr {
     pub const TARGET: &str = "code.namespace";
     /// The thread number (OpenTelemetry semantic convention).
     pub const THREAD_ID: &str = "thread.id";
+    /// Marks a cancelled span in exports that have no such status (OTLP, Zipkin).
+    pub const CANCELLED: &str = "tracewell.cancelled";
+    /// The name of the spans [`monitor_runtime`](crate::monitor_runtime) records: each one covers
+    /// one sleep of the sampling task; its wall time minus the requested interval
+    /// ([`RUNTIME_INTERVAL_NS`]) is the scheduling lag. The score uses them for CC and reports
+    /// them apart, not as a function.
+    pub const RUNTIME_LAG_SPAN: &str = "tracewell.runtime.lag";
+    /// The requested sleep, ns, on [`RUNTIME_LAG_SPAN`] spans.
+    pub const RUNTIME_INTERVAL_NS: &str = "tracewell.runtime.interval_ns";
 }

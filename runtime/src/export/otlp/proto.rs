@@ -14,7 +14,7 @@ use crate::span::{SpanData, StatusCode};
 
 /// The attribute that marks a span whose future or stream was dropped before completing
 /// (exported with status ERROR, since OTLP has no "cancelled").
-pub const CANCELLED_ATTRIBUTE: &str = crate::export::otlp_cancelled_key();
+pub const CANCELLED_ATTRIBUTE: &str = crate::span::attr::CANCELLED;
 
 /// `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK` and `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK` of trace.proto.
 pub(crate) const HAS_IS_REMOTE: u32 = 0x100;

@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use super::text::human_ns;
-use super::{FunctionReport, Report, Row, TraceReport};
+use super::{FunctionReport, Report, TraceReport};
+use crate::score::Row;
 
 /// Escapes text for HTML element content and attribute values.
 fn esc(s: &str) -> String {

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use super::{Report, Row};
+use super::Report;
+use crate::score::Row;
 
 /// A duration in ns as a short human figure: `850ns`, `12.3µs`, `4.56ms`, `1.20s`.
 pub(crate) fn human_ns(ns: f64) -> String {

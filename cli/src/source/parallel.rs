@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use tracewell::score::SpanSample;
 use tracewell::{SpanId, StatusCode, TraceId};
 
-use crate::parse::{Parsed, parse_line};
+use super::{Line, decode, trim};
 
 /// Bytes per chunk (a line longer than this makes its chunk longer).
 const CHUNK: usize = 1 << 20;
@@ -69,8 +69,7 @@ struct Owned {
 }
 
 impl Owned {
-    fn from_parsed(p: &Parsed<'_>, chunk: &[u8]) -> Owned {
-        let s = p.sample();
+    fn new(s: &SpanSample<'_>, chunk: &[u8]) -> Owned {
         Owned {
             name: Text::new(s.name, chunk),
             branch: s.branch.map(|b| Text::new(b, chunk)),
@@ -122,17 +121,7 @@ struct Decoded {
     items: Vec<Item>,
 }
 
-/// A line as the caller sees it.
-pub enum Line<'a> {
-    /// A good span.
-    Span(SpanSample<'a>),
-    /// A bad line: why, and whether it had its newline.
-    Bad(&'a str, bool),
-    /// An empty line.
-    Blank,
-}
-
-fn decode(seq: u64, chunk: Vec<u8>) -> Decoded {
+fn decode_chunk(seq: u64, chunk: Vec<u8>) -> Decoded {
     let mut items = Vec::with_capacity(chunk.len() / 256);
     let mut start = 0;
     while start < chunk.len() {
@@ -140,14 +129,14 @@ fn decode(seq: u64, chunk: Vec<u8>) -> Decoded {
             Some(i) => (start + i, true),
             None => (chunk.len(), false),
         };
-        let line = crate::read::trim(&chunk[start..end]);
+        let line = trim(&chunk[start..end]);
         start = end + 1;
         if line.is_empty() {
             items.push(Item::Blank);
             continue;
         }
-        let item = match std::str::from_utf8(line).map_err(|e| format!("not UTF-8 text ({e})")).and_then(parse_line) {
-            Ok(p) => Item::Span(Owned::from_parsed(&p, &chunk)),
+        let item = match decode(line) {
+            Ok(p) => Item::Span(Owned::new(&p.sample(), &chunk)),
             Err(reason) => Item::Bad { reason, complete },
         };
         items.push(item);
@@ -230,7 +219,7 @@ pub fn for_each_line(
                         Err(_) => return,
                     };
                     let Ok((seq, chunk)) = job else { return };
-                    if done.send(decode(seq, chunk)).is_err() {
+                    if done.send(decode_chunk(seq, chunk)).is_err() {
                         return;
                     }
                 }

@@ -2,11 +2,11 @@
 //! names a list (`RPUSH`ed lines) or a stream (`XADD` entries with a `span` field). Read in
 //! chunks, so memory stays bounded whatever the length of the list.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::{Commands, Connection, Value};
 
-use crate::read::ReadError;
+use super::ReadError;
 
 /// Entries fetched per round trip.
 const CHUNK: isize = 10_000;
@@ -133,6 +133,33 @@ impl RedisSource {
                 "{}: key {:?} holds a {other}; tracewell reads a list or a stream of span lines",
                 self.display, self.key
             ))),
+        }
+    }
+
+    /// Follows the list or stream: calls `f` with the number and text of each entry it holds,
+    /// then of new entries as they are pushed, polling every 200 ms, until `timeout` passes (or
+    /// forever; Ctrl-C stops it), or at once after what it holds now with `once`. `f` returns
+    /// `false` to stop after the entries of the current poll.
+    pub fn follow(
+        &self,
+        once: bool,
+        timeout: Option<Duration>,
+        mut f: impl FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), ReadError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut cursor = Cursor::Start;
+        let mut n = 0u64;
+        loop {
+            let mut stop = false;
+            cursor = self.for_each_line(cursor, |line| {
+                n += 1;
+                stop |= !f(n, line);
+                Ok(())
+            })?;
+            if stop || once || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 }
