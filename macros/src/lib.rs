@@ -6,17 +6,18 @@
 
 mod attr;
 mod expand;
+mod shape;
 
 use proc_macro::TokenStream;
 
 /// Records every call of the function as a span. See `tracewell::traced` for the options.
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::expand(args.into(), item.into(), expand::Which::Traced).into()
+    expand::expand(args.into(), item.into(), expand::Attribute::Traced).into()
 }
 
 /// `#[traced]` for a named code path: `#[monitor(branch = "...")]`. See `tracewell::monitor`.
 #[proc_macro_attribute]
 pub fn monitor(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::expand(args.into(), item.into(), expand::Which::Monitor).into()
+    expand::expand(args.into(), item.into(), expand::Attribute::Monitor).into()
 }
