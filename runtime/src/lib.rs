@@ -38,8 +38,8 @@ pub mod span;
 
 pub use config::{Builder, Config, ConfigError, EXPORTER_NAMES, builder, init};
 pub use context::{
-    Callsite, FutureExt, Instrumented, IntoParent, RemoteContext, Sampler, Span, SpanBuilder, SpanContext, SpanGuard,
-    current, in_span, span,
+    Callsite, CurrentSpanExt, FutureExt, Instrumented, IntoParent, RemoteContext, Sampler, Span, SpanBuilder,
+    SpanContext, SpanGuard, current, in_span, span, spawn, spawn_local,
 };
 pub use export::health;
 pub use monitor::{RuntimeMonitor, monitor_runtime, monitor_runtime_every};

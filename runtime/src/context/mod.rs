@@ -10,6 +10,7 @@ mod future;
 mod handle;
 mod panic;
 mod sampler;
+mod spawn;
 mod stream;
 
 use std::cell::{Cell, RefCell};
@@ -20,6 +21,7 @@ pub use handle::{Callsite, IntoParent, Span, SpanBuilder, SpanGuard, span};
 pub(crate) use handle::{Recording, start_callsite};
 pub(crate) use panic::install_hook as install_panic_hook;
 pub use sampler::{Sampler, SamplerError};
+pub use spawn::{CurrentSpanExt, spawn, spawn_local};
 pub use stream::{
     CurrentGuard, ItemCapture, TracedIter, TracedStream, WithContext, set_current, traced_iter, traced_stream,
     with_context,
