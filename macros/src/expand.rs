@@ -99,8 +99,11 @@ struct Expansion<'a> {
 }
 
 fn expand_fn(args: &Args, func: ItemFn, attribute: Attribute) -> syn::Result<TokenStream> {
-    let ItemFn { attrs, vis, sig, block } = func;
+    let ItemFn { attrs, vis, mut sig, block } = func;
     validate(args, &sig, attribute)?;
+    if sig.asyncness.is_some() {
+        name_wildcards(&mut sig)?;
+    }
     let krate = args.krate.clone().map_or_else(|| quote!(::tracewell), ToTokens::into_token_stream);
     let inputs = captured_inputs(args, &sig)?;
     let ex = Expansion { args, pv: quote!(#krate::__private), sig: &sig, block: &block, inputs };
@@ -121,15 +124,130 @@ fn expand_fn(args: &Args, func: ItemFn, attribute: Attribute) -> syn::Result<Tok
     let callsite = ex.callsite()?;
     let start = ex.start();
     let body = ex.body(&shape)?;
-    Ok(quote! {
-        #(#attrs)*
-        #vis #sig {
-            static __TW_CALLSITE: #pv::Callsite = #callsite;
-            #[allow(unused_mut)]
-            let mut __tw_span = #start;
-            #body
+    let body = quote! {
+        static __TW_CALLSITE: #pv::Callsite = #callsite;
+        #[allow(unused_mut)]
+        let mut __tw_span = #start;
+        #body
+    };
+    if sig.asyncness.is_none() {
+        return Ok(quote!(#(#attrs)* #vis #sig { #body }));
+    }
+    // An `async fn` body evaluates to the instrumented future, made when the function is called.
+    if attrs.iter().any(|a| !is_inert(a)) {
+        // Another attribute macro follows and may need an `async fn` (`#[tokio::main]`,
+        // `#[tokio::test]`, a route macro): keep one, whose future is ours, awaited. The span
+        // then starts at the first poll, as every other part of such a function does.
+        return Ok(quote!(#(#attrs)* #vis #sig { let __tw_fut = { #body }; __tw_fut.await }));
+    }
+    let sig = future_signature(&sig);
+    let allow_must_use = attrs.iter().any(|a| a.path().is_ident("must_use")).then(|| {
+        // `#[must_use]` on a function returning a future, which is `#[must_use]` itself.
+        quote!(#[allow(clippy::double_must_use)])
+    });
+    Ok(quote!(#(#attrs)* #allow_must_use #vis #sig { #body }))
+}
+
+/// The signature of an `async fn` as the plain `fn` that returns its future:
+/// `async fn f(x: &str) -> T` becomes `fn f(x: &str) -> impl Future<Output = T>`, so the span is
+/// started, and its parent taken, when the function is called rather than when the future is
+/// first polled.
+///
+/// The returned `impl Future` must capture every lifetime and type in scope, as the future of an
+/// `async fn` does. Which ones an `impl Trait` captures depends on the edition of its `impl`
+/// token: with 2024 rules, all of them (elided lifetimes, `impl Trait` arguments, the lifetimes
+/// of the surrounding `impl` block); with 2021 rules only those it names. The `impl` token below
+/// comes from this macro crate, which is edition 2024, so the rules are 2024's whatever the
+/// edition of the crate using `#[traced]`; no lifetime has to be named and the signature the
+/// callers see is the one written. `T` keeps the user's own tokens and edition.
+fn future_signature(sig: &Signature) -> Signature {
+    let mut sig = sig.clone();
+    sig.asyncness = None;
+    let output = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    };
+    sig.output = syn::parse_quote!(-> impl ::core::future::Future<Output = #output>);
+    sig
+}
+
+/// Gets the arguments of an `async fn` ready to be moved into its future, as rustc does: a `_`
+/// argument gets a name (else it would be dropped at the call, not when the future is done), and
+/// a `ref` binding, which would borrow from the call, is an error.
+fn name_wildcards(sig: &mut Signature) -> syn::Result<()> {
+    for (i, arg) in sig.inputs.iter_mut().enumerate() {
+        let FnArg::Typed(t) = arg else { continue };
+        if let Some(r) = ref_binding(&t.pat) {
+            return Err(Error::new(
+                r.span,
+                "a traced `async fn` cannot bind an argument by `ref`: its future owns the arguments and a \
+                 reference into one cannot leave the call; bind it by value and borrow it in the body",
+            ));
         }
-    })
+        if matches!(*t.pat, Pat::Wild(_)) {
+            *t.pat = Pat::Ident(syn::PatIdent {
+                attrs: Vec::new(),
+                by_ref: None,
+                mutability: None,
+                ident: wildcard_name(i),
+                subpat: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The name a `_` argument gets in the rewritten signature of an `async fn`.
+fn wildcard_name(index: usize) -> Ident {
+    Ident::new(&format!("__tw_arg{index}"), Span::call_site())
+}
+
+/// The first `ref` / `ref mut` binding in an argument pattern.
+fn ref_binding(pat: &Pat) -> Option<&syn::token::Ref> {
+    match pat {
+        Pat::Ident(p) => p.by_ref.as_ref().or_else(|| p.subpat.as_ref().and_then(|(_, sub)| ref_binding(sub))),
+        Pat::Tuple(t) => t.elems.iter().find_map(ref_binding),
+        Pat::TupleStruct(t) => t.elems.iter().find_map(ref_binding),
+        Pat::Struct(s) => s.fields.iter().find_map(|f| ref_binding(&f.pat)),
+        Pat::Slice(s) => s.elems.iter().find_map(ref_binding),
+        Pat::Reference(r) => ref_binding(&r.pat),
+        Pat::Paren(p) => ref_binding(&p.pat),
+        Pat::Type(t) => ref_binding(&t.pat),
+        _ => None,
+    }
+}
+
+/// Whether an attribute left on the function is one rustc, rustdoc or a lint tool defines, as
+/// opposed to another attribute macro that will see the function after this one.
+fn is_inert(attr: &syn::Attribute) -> bool {
+    const BUILTIN: [&str; 19] = [
+        "allow",
+        "warn",
+        "deny",
+        "forbid",
+        "expect",
+        "cfg",
+        "cfg_attr",
+        "doc",
+        "inline",
+        "cold",
+        "must_use",
+        "deprecated",
+        "track_caller",
+        "no_mangle",
+        "export_name",
+        "link_section",
+        "target_feature",
+        "unsafe",
+        "optimize",
+    ];
+    const TOOLS: [&str; 4] = ["rustfmt", "clippy", "rustdoc", "diagnostic"];
+    let path = attr.path();
+    match (path.segments.first(), path.segments.len()) {
+        (Some(seg), 1) => BUILTIN.iter().any(|b| seg.ident == b),
+        (Some(seg), _) => TOOLS.iter().any(|t| seg.ident == t),
+        (None, _) => false,
+    }
 }
 
 /// Rejects what cannot be instrumented at all, before anything is generated.
@@ -258,6 +376,21 @@ impl Expansion<'_> {
         }
     }
 
+    /// The first statement of an `async fn`'s body: it names every argument, so the future owns
+    /// each one whole until it is done, as an `async fn`'s future does (an `async` block alone
+    /// would capture only what the body uses, and only the fields it uses).
+    fn own_arguments(&self) -> TokenStream {
+        let params = params(&self.sig.inputs);
+        if params.is_empty() {
+            return quote!();
+        }
+        let names = params.iter().map(|p| &p.ident);
+        quote! {
+            #[allow(clippy::used_underscore_binding)]
+            let _ = (#(&#names,)*);
+        }
+    }
+
     /// The function body after the span is started, for each return shape.
     fn body(&self, shape: &Shape) -> syn::Result<TokenStream> {
         match shape {
@@ -279,9 +412,10 @@ impl Expansion<'_> {
         let skip_output = self.args.skip_output || unit;
         if self.sig.asyncness.is_some() {
             let hook = output_hook(pv, result, skip_output);
+            let own = self.own_arguments();
             return quote! {
                 #record_inputs
-                #pv::instrument_with(__tw_span, async move { #fake #block }, #hook).await
+                #pv::instrument_with(__tw_span, async move { #own #fake #block }, #hook)
             };
         }
         let record = record_output(pv, &quote!(&__tw_out), result, skip_output);
@@ -390,11 +524,15 @@ impl Expansion<'_> {
         };
         if self.sig.asyncness.is_some() {
             // The span covers making the stream too: current while the body is polled.
+            let own = self.own_arguments();
             return Ok(quote! {
                 #record_inputs
-                let __tw_inner = #pv::with_context(__tw_span.context().clone(), async move { #fake #block }).await;
-                #pin_item
-                #wrapped
+                let __tw_made = #pv::made_under(__tw_span, async move { #own #fake #block });
+                async move {
+                    let (__tw_span, __tw_inner) = __tw_made.await;
+                    #pin_item
+                    #wrapped
+                }
             });
         }
         Ok(quote! {

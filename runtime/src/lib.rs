@@ -121,4 +121,21 @@ pub mod __private {
     {
         Instrumented::new(fut, span, hook)
     }
+
+    /// For an `async fn` that returns a stream or an iterator: a future that runs `body` with
+    /// `span`'s context current and hands the span back with what the body made, to be wrapped.
+    /// The span's clock starts at the first poll, as for [`instrument`]; dropped before it is
+    /// done, the span ends with status cancelled.
+    #[inline]
+    pub fn made_under<F: core::future::Future>(
+        mut span: Span,
+        body: F,
+    ) -> impl core::future::Future<Output = (Span, F::Output)> {
+        span.__set_cancel_on_drop(true);
+        async move {
+            span.__restart_clock();
+            let made = with_context(span.context().clone(), body).await;
+            (span, made)
+        }
+    }
 }
