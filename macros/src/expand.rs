@@ -100,9 +100,11 @@ struct Expansion<'a> {
 
 fn expand_fn(args: &Args, func: ItemFn, attribute: Attribute) -> syn::Result<TokenStream> {
     let ItemFn { attrs, vis, mut sig, block } = func;
+    // `#![inner]` attributes of the body go back at the start of the body, not before the `fn`.
+    let (inner, attrs): (Vec<_>, Vec<_>) = attrs.into_iter().partition(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
     validate(args, &sig, attribute)?;
     if sig.asyncness.is_some() {
-        name_wildcards(&mut sig)?;
+        name_wildcards(&mut sig);
     }
     let krate = args.krate.clone().map_or_else(|| quote!(::tracewell), ToTokens::into_token_stream);
     let inputs = captured_inputs(args, &sig)?;
@@ -131,21 +133,17 @@ fn expand_fn(args: &Args, func: ItemFn, attribute: Attribute) -> syn::Result<Tok
         #body
     };
     if sig.asyncness.is_none() {
-        return Ok(quote!(#(#attrs)* #vis #sig { #body }));
+        return Ok(quote!(#(#attrs)* #vis #sig { #(#inner)* #body }));
     }
     // An `async fn` body evaluates to the instrumented future, made when the function is called.
     if attrs.iter().any(|a| !is_inert(a)) {
         // Another attribute macro follows and may need an `async fn` (`#[tokio::main]`,
         // `#[tokio::test]`, a route macro): keep one, whose future is ours, awaited. The span
         // then starts at the first poll, as every other part of such a function does.
-        return Ok(quote!(#(#attrs)* #vis #sig { let __tw_fut = { #body }; __tw_fut.await }));
+        return Ok(quote!(#(#attrs)* #vis #sig { #(#inner)* let __tw_fut = { #body }; __tw_fut.await }));
     }
     let sig = future_signature(&sig);
-    let allow_must_use = attrs.iter().any(|a| a.path().is_ident("must_use")).then(|| {
-        // `#[must_use]` on a function returning a future, which is `#[must_use]` itself.
-        quote!(#[allow(clippy::double_must_use)])
-    });
-    Ok(quote!(#(#attrs)* #allow_must_use #vis #sig { #body }))
+    Ok(quote!(#(#attrs)* #vis #sig { #(#inner)* #body }))
 }
 
 /// The signature of an `async fn` as the plain `fn` that returns its future:
@@ -171,20 +169,14 @@ fn future_signature(sig: &Signature) -> Signature {
     sig
 }
 
-/// Gets the arguments of an `async fn` ready to be moved into its future, as rustc does: a `_`
-/// argument gets a name (else it would be dropped at the call, not when the future is done), and
-/// a `ref` binding, which would borrow from the call, is an error.
-fn name_wildcards(sig: &mut Signature) -> syn::Result<()> {
+/// Gives a `_` argument of an `async fn` a name, so it can be moved into the future as rustc
+/// does (dropped at the call, it would not live until the future is done, as an `async fn`'s
+/// arguments do).
+fn name_wildcards(sig: &mut Signature) {
     for (i, arg) in sig.inputs.iter_mut().enumerate() {
-        let FnArg::Typed(t) = arg else { continue };
-        if let Some(r) = ref_binding(&t.pat) {
-            return Err(Error::new(
-                r.span,
-                "a traced `async fn` cannot bind an argument by `ref`: its future owns the arguments and a \
-                 reference into one cannot leave the call; bind it by value and borrow it in the body",
-            ));
-        }
-        if matches!(*t.pat, Pat::Wild(_)) {
+        if let FnArg::Typed(t) = arg
+            && matches!(*t.pat, Pat::Wild(_))
+        {
             *t.pat = Pat::Ident(syn::PatIdent {
                 attrs: Vec::new(),
                 by_ref: None,
@@ -194,7 +186,6 @@ fn name_wildcards(sig: &mut Signature) -> syn::Result<()> {
             });
         }
     }
-    Ok(())
 }
 
 /// The name a `_` argument gets in the rewritten signature of an `async fn`.
@@ -265,6 +256,30 @@ fn validate(args: &Args, sig: &Signature, attribute: Attribute) -> syn::Result<(
         return Err(Error::new(
             Span::call_site(),
             "#[monitor] needs a branch: write `#[monitor(branch = \"...\")]`, or use #[traced] for a span without one",
+        ));
+    }
+    if sig.asyncness.is_none() {
+        return Ok(());
+    }
+    // The future of an `async fn` owns its arguments and is returned by a plain `fn`.
+    if let ReturnType::Type(_, ty) = &sig.output
+        && let syn::Type::Never(never) = &**ty
+    {
+        return Err(Error::new_spanned(
+            never,
+            "a traced `async fn` cannot return `!` (its future's output would be `!`, which is unstable); \
+             return `()`, or trace a plain `fn`",
+        ));
+    }
+    let by_ref = sig.inputs.iter().find_map(|arg| match arg {
+        FnArg::Typed(t) => ref_binding(&t.pat),
+        FnArg::Receiver(_) => None,
+    });
+    if let Some(r) = by_ref {
+        return Err(Error::new(
+            r.span,
+            "a traced `async fn` cannot bind an argument by `ref`: its future owns the arguments and a \
+             reference into one cannot leave the call; bind it by value and borrow it in the body",
         ));
     }
     Ok(())
@@ -348,6 +363,7 @@ impl Expansion<'_> {
         let attributes = args.attributes.iter().map(|(k, v)| quote!(__tw_span.set_attribute(#k, #v);));
         let prelude = capture_prelude(pv);
         quote! {
+            #[allow(clippy::used_underscore_binding)]
             if __tw_span.is_recording() {
                 #prelude
                 #(#captures)*
@@ -357,23 +373,35 @@ impl Expansion<'_> {
         }
     }
 
-    /// Helps inference of the body (`?`, `.into()`, `collect()`) exactly as in the original fn:
-    /// an unreachable `return` of the declared type, when the type can be written in a `let`.
-    fn fake_return(&self, nameable: bool) -> TokenStream {
-        if !nameable {
-            return quote!();
+    /// The declared return type, when it can be written inside the body (not `impl Trait`, not
+    /// `!`): given to the closure or `async` block that runs the body, it drives inference
+    /// (`?`, `.into()`, `collect()`) as in the original function, from outside the body, so
+    /// nothing the body declares (a `use`, a local type) changes what it means.
+    fn declared(&self, nameable: bool) -> TokenStream {
+        match &self.sig.output {
+            ReturnType::Type(_, ty) if nameable && !matches!(**ty, syn::Type::Never(_)) => ty.to_token_stream(),
+            ReturnType::Default => quote!(()),
+            ReturnType::Type(..) => quote!(_),
         }
-        let ReturnType::Type(_, ty) = &self.sig.output else { return quote!() };
-        quote! {
-            #[allow(
-                unknown_lints, unreachable_code, clippy::diverging_sub_expression, clippy::let_unit_value,
-                clippy::unreachable, clippy::empty_loop, clippy::never_loop
-            )]
-            if false {
-                let __tw_fake_return: #ty = loop {};
-                return __tw_fake_return;
-            }
-        }
+    }
+
+    /// Runs the body now: a closure called at once, so `return` and `?` leave the body only.
+    /// The user's block is the closure's body, not nested in another block, so a one-line body
+    /// raises no `unused_braces`.
+    fn run_body(&self, nameable: bool) -> TokenStream {
+        let (pv, block, ty) = (&self.pv, self.block, self.declared(nameable));
+        quote!(#pv::value_of::<#ty, _>(move || #block))
+    }
+
+    /// The body of an `async fn` as a future, not yet polled: an `async` block that owns every
+    /// argument (see [`own_arguments`](Self::own_arguments)), with the body's own braces.
+    fn body_future(&self, nameable: bool) -> TokenStream {
+        let (pv, ty) = (&self.pv, self.declared(nameable));
+        let own = self.own_arguments();
+        let stmts = &self.block.stmts;
+        let mut body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, quote!(#own #(#stmts)*));
+        body.set_span(self.block.brace_token.span.join());
+        quote!(#pv::future_of::<#ty, _>(async move #body))
     }
 
     /// The first statement of an `async fn`'s body: it names every argument, so the future owns
@@ -406,24 +434,32 @@ impl Expansion<'_> {
 
     /// A plain value: the span is current while the body runs (an `async fn`: while it is polled).
     fn value_body(&self, result: bool, unit: bool, nameable: bool) -> TokenStream {
-        let (pv, block) = (&self.pv, self.block);
+        let pv = &self.pv;
         let record_inputs = self.record_inputs();
-        let fake = self.fake_return(nameable);
         let skip_output = self.args.skip_output || unit;
         if self.sig.asyncness.is_some() {
             let hook = output_hook(pv, result, skip_output);
-            let own = self.own_arguments();
+            let body = self.body_future(nameable);
             return quote! {
                 #record_inputs
-                #pv::instrument_with(__tw_span, async move { #own #fake #block }, #hook)
+                #pv::instrument_with(__tw_span, #body, #hook)
+            };
+        }
+        if matches!(&self.sig.output, ReturnType::Type(_, ty) if matches!(**ty, syn::Type::Never(_))) {
+            // `-> !`: nothing to record after the body, which never returns.
+            let stmts = &self.block.stmts;
+            return quote! {
+                let mut __tw_span = __tw_span.enter();
+                #record_inputs
+                #(#stmts)*
             };
         }
         let record = record_output(pv, &quote!(&__tw_out), result, skip_output);
+        let run = self.run_body(nameable);
         quote! {
             let mut __tw_span = __tw_span.enter();
             #record_inputs
-            #[allow(clippy::redundant_closure_call)]
-            let __tw_out = (move || { #fake #block })();
+            let __tw_out = #run;
             #record
             __tw_out
         }
@@ -437,7 +473,7 @@ impl Expansion<'_> {
         nameable: bool,
         output: Option<&syn::Type>,
     ) -> syn::Result<TokenStream> {
-        let (pv, block) = (&self.pv, self.block);
+        let pv = &self.pv;
         if self.sig.asyncness.is_some() {
             return Err(Error::new(
                 self.sig.output.span(),
@@ -445,15 +481,14 @@ impl Expansion<'_> {
             ));
         }
         let record_inputs = self.record_inputs();
-        let fake = self.fake_return(nameable);
         let hook = output_hook(pv, result, self.args.skip_output);
         let pin_output = output.map(|t| quote!(let __tw_fut = #pv::future_of::<#t, _>(__tw_fut);));
         let wrapped = quote!(#pv::instrument_with(__tw_span, __tw_fut, #hook));
         let wrapped = if boxed { quote!(::std::boxed::Box::pin(#wrapped)) } else { wrapped };
+        let run = self.run_body(nameable);
         Ok(quote! {
             #record_inputs
-            #[allow(clippy::redundant_closure_call)]
-            let __tw_fut = (move || { #fake #block })();
+            let __tw_fut = #run;
             #pin_output
             #wrapped
         })
@@ -469,9 +504,8 @@ impl Expansion<'_> {
         nameable: bool,
         item: Option<&syn::Type>,
     ) -> syn::Result<TokenStream> {
-        let (args, pv, block) = (self.args, &self.pv, self.block);
+        let (args, pv) = (self.args, &self.pv);
         let record_inputs = self.record_inputs();
-        let fake = self.fake_return(nameable);
         let mode = if args.skip_output {
             quote!(#pv::ItemCapture::Count)
         } else if args.capture_last_item.is_some() {
@@ -524,10 +558,10 @@ impl Expansion<'_> {
         };
         if self.sig.asyncness.is_some() {
             // The span covers making the stream too: current while the body is polled.
-            let own = self.own_arguments();
+            let body = self.body_future(nameable);
             return Ok(quote! {
                 #record_inputs
-                let __tw_made = #pv::made_under(__tw_span, async move { #own #fake #block });
+                let __tw_made = #pv::made_under(__tw_span, #body);
                 async move {
                     let (__tw_span, __tw_inner) = __tw_made.await;
                     #pin_item
@@ -535,12 +569,12 @@ impl Expansion<'_> {
                 }
             });
         }
+        let run = self.run_body(nameable);
         Ok(quote! {
             #record_inputs
             let __tw_inner = {
                 let __tw_current = #pv::set_current(__tw_span.context().clone());
-                #[allow(clippy::redundant_closure_call)]
-                let __tw_inner = (move || { #fake #block })();
+                let __tw_inner = #run;
                 drop(__tw_current);
                 __tw_inner
             };

@@ -122,6 +122,14 @@ pub mod __private {
         Instrumented::new(fut, span, hook)
     }
 
+    /// Runs `f` and returns its value: the body of a traced function, whose declared return
+    /// type `T` drives the closure's inference (`?`, `.into()`, `collect()`) as it does the
+    /// original function's.
+    #[inline]
+    pub fn value_of<T, F: FnOnce() -> T>(f: F) -> T {
+        f()
+    }
+
     /// For an `async fn` that returns a stream or an iterator: a future that runs `body` with
     /// `span`'s context current and hands the span back with what the body made, to be wrapped.
     /// The span's clock starts at the first poll, as for [`instrument`]; dropped before it is
