@@ -423,8 +423,8 @@ impl Expansion<'_> {
     fn body(&self, shape: &Shape) -> syn::Result<TokenStream> {
         match shape {
             Shape::Value { result, unit, nameable } => Ok(self.value_body(*result, *unit, *nameable)),
-            Shape::Future { result, boxed, nameable, output } => {
-                self.future_body(*result, *boxed, *nameable, output.as_ref())
+            Shape::Future { result, wrap, nameable, output } => {
+                self.future_body(*result, *wrap, *nameable, output.as_ref())
             }
             Shape::Items { stream, into_iter, wrap, item_result, nameable, item } => {
                 self.items_body(*stream, *into_iter, *wrap, *item_result, *nameable, item.as_ref())
@@ -469,7 +469,7 @@ impl Expansion<'_> {
     fn future_body(
         &self,
         result: bool,
-        boxed: bool,
+        wrap: Wrapper,
         nameable: bool,
         output: Option<&syn::Type>,
     ) -> syn::Result<TokenStream> {
@@ -484,7 +484,7 @@ impl Expansion<'_> {
         let hook = output_hook(pv, result, self.args.skip_output);
         let pin_output = output.map(|t| quote!(let __tw_fut = #pv::future_of::<#t, _>(__tw_fut);));
         let wrapped = quote!(#pv::instrument_with(__tw_span, __tw_fut, #hook));
-        let wrapped = if boxed { quote!(::std::boxed::Box::pin(#wrapped)) } else { wrapped };
+        let wrapped = wrap_as(wrap, wrapped);
         let run = self.run_body(nameable);
         Ok(quote! {
             #record_inputs
@@ -551,11 +551,7 @@ impl Expansion<'_> {
             if into_iter { quote!(::core::iter::IntoIterator::into_iter(__tw_inner)) } else { quote!(__tw_inner) };
         let ctor = if stream { quote!(#pv::traced_stream) } else { quote!(#pv::traced_iter) };
         let wrapped = quote!(#ctor(__tw_span, #inner, #mode, #value, #error));
-        let wrapped = match wrap {
-            Wrapper::Impl => wrapped,
-            Wrapper::Boxed => quote!(::std::boxed::Box::new(#wrapped)),
-            Wrapper::Pinned => quote!(::std::boxed::Box::pin(#wrapped)),
-        };
+        let wrapped = wrap_as(wrap, wrapped);
         if self.sig.asyncness.is_some() {
             // The span covers making the stream too: current while the body is polled.
             let body = self.body_future(nameable);
@@ -581,6 +577,15 @@ impl Expansion<'_> {
             #pin_item
             #wrapped
         })
+    }
+}
+
+/// The wrapped future, iterator or stream as the declared return type expects it.
+fn wrap_as(wrap: Wrapper, wrapped: TokenStream) -> TokenStream {
+    match wrap {
+        Wrapper::Impl => wrapped,
+        Wrapper::Boxed => quote!(::std::boxed::Box::new(#wrapped)),
+        Wrapper::Pinned => quote!(::std::boxed::Box::pin(#wrapped)),
     }
 }
 

@@ -13,20 +13,22 @@ use crate::attr::Mode;
 pub(crate) enum Shape {
     /// Any value; `result` when the type's last path segment is `Result`.
     Value { result: bool, unit: bool, nameable: bool },
-    /// `impl Future<Output = T>` or `Pin<Box<dyn Future<Output = T> ..>>` from a plain `fn`.
-    Future { result: bool, boxed: bool, nameable: bool, output: Option<Type> },
+    /// A future from a plain `fn`: `impl Future<Output = T>`, `Pin<Box<dyn Future<Output = T> ..>>`
+    /// (what `#[async_trait]` makes), `BoxFuture<'a, T>` / `LocalBoxFuture<'a, T>`, or
+    /// `Box<dyn Future<Output = T> + Unpin ..>`.
+    Future { result: bool, wrap: Wrapper, nameable: bool, output: Option<Type> },
     /// An iterator or a stream.
     Items { stream: bool, into_iter: bool, wrap: Wrapper, item_result: bool, nameable: bool, item: Option<Type> },
 }
 
-/// How a wrapped iterator or stream is returned as the declared type.
+/// How a wrapped future, iterator or stream is returned as the declared type.
 #[derive(Clone, Copy)]
 pub(crate) enum Wrapper {
-    /// `impl Iterator` / `impl Stream`: returned as it is.
+    /// `impl Future` / `impl Iterator` / `impl Stream`: returned as it is.
     Impl,
-    /// `Box<dyn Iterator ..>`.
+    /// `Box<dyn Iterator ..>`, `Box<dyn Future + Unpin ..>`.
     Boxed,
-    /// `Pin<Box<dyn Stream ..>>`, `BoxStream<..>`.
+    /// `Pin<Box<dyn Stream ..>>`, `BoxStream<..>`, `Pin<Box<dyn Future ..>>`, `BoxFuture<..>`.
     Pinned,
 }
 
@@ -64,22 +66,16 @@ pub(crate) fn shape(output: &ReturnType, mode: Option<(Mode, Span)>) -> syn::Res
             let output = assoc(seg, "Output");
             return Ok(Shape::Future {
                 result: output.is_some_and(is_result),
-                boxed: false,
+                wrap: Wrapper::Impl,
                 nameable: false,
                 output: output.filter(|t| !contains_impl(t)).cloned(),
             });
         }
     }
-    // Pin<Box<dyn Future<Output = T> ..>> (what #[async_trait] makes)
-    if let Some(seg) = pinned_dyn(ty, &["Future"])
-        && mode.is_none()
+    if mode.is_none()
+        && let Some((wrap, output)) = boxed_future(ty)
     {
-        return Ok(Shape::Future {
-            result: assoc(seg, "Output").is_some_and(is_result),
-            boxed: true,
-            nameable,
-            output: None,
-        });
+        return Ok(Shape::Future { result: output.is_some_and(is_result), wrap, nameable, output: None });
     }
     if let Some((m, span)) = mode {
         let stream = m == Mode::Stream;
@@ -115,6 +111,23 @@ pub(crate) fn shape(output: &ReturnType, mode: Option<(Mode, Span)>) -> syn::Res
     }
     let unit = matches!(ty, Type::Tuple(t) if t.elems.is_empty());
     Ok(Shape::Value { result: is_result(ty), unit, nameable })
+}
+
+/// A boxed future and its output type, if named: `Pin<Box<dyn Future ..>>` (what
+/// `#[async_trait]` makes), futures' `BoxFuture<'a, T>` / `LocalBoxFuture<'a, T>` (by name), or
+/// `Box<dyn Future + Unpin ..>` (a `Box<dyn Future>` that is not `Unpin` is no future).
+fn boxed_future(ty: &Type) -> Option<(Wrapper, Option<&Type>)> {
+    if let Some(seg) = pinned_dyn(ty, &["Future"]) {
+        return Some((Wrapper::Pinned, assoc(seg, "Output")));
+    }
+    if let Some(seg) = last_segment(ty).filter(|s| s.ident == "BoxFuture" || s.ident == "LocalBoxFuture") {
+        return Some((Wrapper::Pinned, last_type_arg(seg)));
+    }
+    let seg = last_segment(ty).filter(|s| s.ident == "Box")?;
+    let Type::TraitObject(o) = strip_parens(first_type_arg(seg)?) else { return None };
+    let future = trait_bound(&o.bounds, &["Future"])?;
+    trait_bound(&o.bounds, &["Unpin"])?;
+    Some((Wrapper::Boxed, assoc(future, "Output")))
 }
 
 fn strip_parens(ty: &Type) -> &Type {
