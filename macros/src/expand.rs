@@ -103,11 +103,12 @@ fn expand_fn(args: &Args, func: ItemFn, attribute: Attribute) -> syn::Result<Tok
     // `#![inner]` attributes of the body go back at the start of the body, not before the `fn`.
     let (inner, attrs): (Vec<_>, Vec<_>) = attrs.into_iter().partition(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
     validate(args, &sig, attribute)?;
+    let inputs = captured_inputs(args, &sig)?;
     if sig.asyncness.is_some() {
+        // After the inputs are known: the names given to `_` arguments are not inputs.
         name_wildcards(&mut sig);
     }
     let krate = args.krate.clone().map_or_else(|| quote!(::tracewell), ToTokens::into_token_stream);
-    let inputs = captured_inputs(args, &sig)?;
     let ex = Expansion { args, pv: quote!(#krate::__private), sig: &sig, block: &block, inputs };
 
     let shape = shape(&sig.output, args.mode)?;
