@@ -2,7 +2,8 @@
 //! `gen_block`: a static [`callsite`](Expansion::callsite), a span started through `__private`,
 //! the [inputs recorded](Expansion::record_inputs), then the [body](Expansion::body) for the
 //! return [`Shape`], run so that `return` and `?` keep working, with output, error, poll or item
-//! recording.
+//! recording. An `async fn` becomes the `fn` that returns its future ([`async_fn`]), so all of
+//! this happens at the call.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
@@ -10,6 +11,7 @@ use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::{Block, Error, FnArg, Ident, ItemFn, Pat, ReturnType, Signature};
 
+use crate::async_fn;
 use crate::attr::Args;
 use crate::shape::{Shape, Wrapper, shape};
 
@@ -106,7 +108,7 @@ fn expand_fn(args: &Args, func: ItemFn, attribute: Attribute) -> syn::Result<Tok
     let inputs = captured_inputs(args, &sig)?;
     if sig.asyncness.is_some() {
         // After the inputs are known: the names given to `_` arguments are not inputs.
-        name_wildcards(&mut sig);
+        async_fn::name_wildcards(&mut sig);
     }
     let krate = args.krate.clone().map_or_else(|| quote!(::tracewell), ToTokens::into_token_stream);
     let ex = Expansion { args, pv: quote!(#krate::__private), sig: &sig, block: &block, inputs };
@@ -137,109 +139,14 @@ fn expand_fn(args: &Args, func: ItemFn, attribute: Attribute) -> syn::Result<Tok
         return Ok(quote!(#(#attrs)* #vis #sig { #(#inner)* #body }));
     }
     // An `async fn` body evaluates to the instrumented future, made when the function is called.
-    if attrs.iter().any(|a| !is_inert(a)) {
+    if async_fn::another_macro_follows(&attrs) {
         // Another attribute macro follows and may need an `async fn` (`#[tokio::main]`,
         // `#[tokio::test]`, a route macro): keep one, whose future is ours, awaited. The span
         // then starts at the first poll, as every other part of such a function does.
         return Ok(quote!(#(#attrs)* #vis #sig { #(#inner)* let __tw_fut = { #body }; __tw_fut.await }));
     }
-    let sig = future_signature(&sig);
+    let sig = async_fn::future_signature(&sig);
     Ok(quote!(#(#attrs)* #vis #sig { #(#inner)* #body }))
-}
-
-/// The signature of an `async fn` as the plain `fn` that returns its future:
-/// `async fn f(x: &str) -> T` becomes `fn f(x: &str) -> impl Future<Output = T>`, so the span is
-/// started, and its parent taken, when the function is called rather than when the future is
-/// first polled.
-///
-/// The returned `impl Future` must capture every lifetime and type in scope, as the future of an
-/// `async fn` does. Which ones an `impl Trait` captures depends on the edition of its `impl`
-/// token: with 2024 rules, all of them (elided lifetimes, `impl Trait` arguments, the lifetimes
-/// of the surrounding `impl` block); with 2021 rules only those it names. The `impl` token below
-/// comes from this macro crate, which is edition 2024, so the rules are 2024's whatever the
-/// edition of the crate using `#[traced]`; no lifetime has to be named and the signature the
-/// callers see is the one written. `T` keeps the user's own tokens and edition.
-fn future_signature(sig: &Signature) -> Signature {
-    let mut sig = sig.clone();
-    sig.asyncness = None;
-    let output = match &sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
-    };
-    sig.output = syn::parse_quote!(-> impl ::core::future::Future<Output = #output>);
-    sig
-}
-
-/// Gives a `_` argument of an `async fn` a name, so it can be moved into the future as rustc
-/// does (dropped at the call, it would not live until the future is done, as an `async fn`'s
-/// arguments do).
-fn name_wildcards(sig: &mut Signature) {
-    for (i, arg) in sig.inputs.iter_mut().enumerate() {
-        if let FnArg::Typed(t) = arg
-            && matches!(*t.pat, Pat::Wild(_))
-        {
-            *t.pat = Pat::Ident(syn::PatIdent {
-                attrs: Vec::new(),
-                by_ref: None,
-                mutability: None,
-                ident: wildcard_name(i),
-                subpat: None,
-            });
-        }
-    }
-}
-
-/// The name a `_` argument gets in the rewritten signature of an `async fn`.
-fn wildcard_name(index: usize) -> Ident {
-    Ident::new(&format!("__tw_arg{index}"), Span::call_site())
-}
-
-/// The first `ref` / `ref mut` binding in an argument pattern.
-fn ref_binding(pat: &Pat) -> Option<&syn::token::Ref> {
-    match pat {
-        Pat::Ident(p) => p.by_ref.as_ref().or_else(|| p.subpat.as_ref().and_then(|(_, sub)| ref_binding(sub))),
-        Pat::Tuple(t) => t.elems.iter().find_map(ref_binding),
-        Pat::TupleStruct(t) => t.elems.iter().find_map(ref_binding),
-        Pat::Struct(s) => s.fields.iter().find_map(|f| ref_binding(&f.pat)),
-        Pat::Slice(s) => s.elems.iter().find_map(ref_binding),
-        Pat::Reference(r) => ref_binding(&r.pat),
-        Pat::Paren(p) => ref_binding(&p.pat),
-        Pat::Type(t) => ref_binding(&t.pat),
-        _ => None,
-    }
-}
-
-/// Whether an attribute left on the function is one rustc, rustdoc or a lint tool defines, as
-/// opposed to another attribute macro that will see the function after this one.
-fn is_inert(attr: &syn::Attribute) -> bool {
-    const BUILTIN: [&str; 19] = [
-        "allow",
-        "warn",
-        "deny",
-        "forbid",
-        "expect",
-        "cfg",
-        "cfg_attr",
-        "doc",
-        "inline",
-        "cold",
-        "must_use",
-        "deprecated",
-        "track_caller",
-        "no_mangle",
-        "export_name",
-        "link_section",
-        "target_feature",
-        "unsafe",
-        "optimize",
-    ];
-    const TOOLS: [&str; 4] = ["rustfmt", "clippy", "rustdoc", "diagnostic"];
-    let path = attr.path();
-    match (path.segments.first(), path.segments.len()) {
-        (Some(seg), 1) => BUILTIN.iter().any(|b| seg.ident == b),
-        (Some(seg), _) => TOOLS.iter().any(|t| seg.ident == t),
-        (None, _) => false,
-    }
 }
 
 /// Rejects what cannot be instrumented at all, before anything is generated.
@@ -259,29 +166,8 @@ fn validate(args: &Args, sig: &Signature, attribute: Attribute) -> syn::Result<(
             "#[monitor] needs a branch: write `#[monitor(branch = \"...\")]`, or use #[traced] for a span without one",
         ));
     }
-    if sig.asyncness.is_none() {
-        return Ok(());
-    }
-    // The future of an `async fn` owns its arguments and is returned by a plain `fn`.
-    if let ReturnType::Type(_, ty) = &sig.output
-        && let syn::Type::Never(never) = &**ty
-    {
-        return Err(Error::new_spanned(
-            never,
-            "a traced `async fn` cannot return `!` (its future's output would be `!`, which is unstable); \
-             return `()`, or trace a plain `fn`",
-        ));
-    }
-    let by_ref = sig.inputs.iter().find_map(|arg| match arg {
-        FnArg::Typed(t) => ref_binding(&t.pat),
-        FnArg::Receiver(_) => None,
-    });
-    if let Some(r) = by_ref {
-        return Err(Error::new(
-            r.span,
-            "a traced `async fn` cannot bind an argument by `ref`: its future owns the arguments and a \
-             reference into one cannot leave the call; bind it by value and borrow it in the body",
-        ));
+    if sig.asyncness.is_some() {
+        async_fn::validate(sig)?;
     }
     Ok(())
 }

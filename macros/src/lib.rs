@@ -4,6 +4,7 @@
 //! documents every option with examples. This crate only parses and validates the arguments and
 //! generates calls into `tracewell::__private`; all span logic lives in the runtime.
 
+mod async_fn;
 mod attr;
 mod expand;
 mod shape;

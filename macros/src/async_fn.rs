@@ -1,0 +1,132 @@
+//! How a traced `async fn` becomes the plain `fn` that returns its future, so its span is started
+//! (and takes its parent) at the call: the signature, the arguments the future must own, what
+//! cannot be rewritten, and when another attribute macro needs the `async fn` kept.
+
+use proc_macro2::Span;
+use quote::{ToTokens, quote};
+use syn::{Error, FnArg, Ident, Pat, ReturnType, Signature};
+
+/// Rejects what the rewrite cannot keep: `-> !` and arguments bound by `ref`.
+pub(crate) fn validate(sig: &Signature) -> syn::Result<()> {
+    if let ReturnType::Type(_, ty) = &sig.output
+        && let syn::Type::Never(never) = &**ty
+    {
+        return Err(Error::new_spanned(
+            never,
+            "a traced `async fn` cannot return `!` (its future's output would be `!`, which is unstable); \
+             return `()`, or trace a plain `fn`",
+        ));
+    }
+    let by_ref = sig.inputs.iter().find_map(|arg| match arg {
+        FnArg::Typed(t) => ref_binding(&t.pat),
+        FnArg::Receiver(_) => None,
+    });
+    if let Some(r) = by_ref {
+        return Err(Error::new(
+            r.span,
+            "a traced `async fn` cannot bind an argument by `ref`: its future owns the arguments and a \
+             reference into one cannot leave the call; bind it by value and borrow it in the body",
+        ));
+    }
+    Ok(())
+}
+
+/// The signature of an `async fn` as the plain `fn` that returns its future:
+/// `async fn f(x: &str) -> T` becomes `fn f(x: &str) -> impl Future<Output = T>`, so the span is
+/// started, and its parent taken, when the function is called rather than when the future is
+/// first polled.
+///
+/// The returned `impl Future` must capture every lifetime and type in scope, as the future of an
+/// `async fn` does. Which ones an `impl Trait` captures depends on the edition of its `impl`
+/// token: with 2024 rules, all of them (elided lifetimes, `impl Trait` arguments, the lifetimes
+/// of the surrounding `impl` block); with 2021 rules only those it names. The `impl` token below
+/// comes from this macro crate, which is edition 2024, so the rules are 2024's whatever the
+/// edition of the crate using `#[traced]`; no lifetime has to be named and the signature the
+/// callers see is the one written. `T` keeps the user's own tokens and edition.
+pub(crate) fn future_signature(sig: &Signature) -> Signature {
+    let mut sig = sig.clone();
+    sig.asyncness = None;
+    let output = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    };
+    sig.output = syn::parse_quote!(-> impl ::core::future::Future<Output = #output>);
+    sig
+}
+
+/// Gives a `_` argument of an `async fn` a name, so it can be moved into the future as rustc
+/// does (dropped at the call, it would not live until the future is done, as an `async fn`'s
+/// arguments do).
+pub(crate) fn name_wildcards(sig: &mut Signature) {
+    for (i, arg) in sig.inputs.iter_mut().enumerate() {
+        if let FnArg::Typed(t) = arg
+            && matches!(*t.pat, Pat::Wild(_))
+        {
+            *t.pat = Pat::Ident(syn::PatIdent {
+                attrs: Vec::new(),
+                by_ref: None,
+                mutability: None,
+                ident: wildcard_name(i),
+                subpat: None,
+            });
+        }
+    }
+}
+
+/// The name a `_` argument gets in the rewritten signature of an `async fn`.
+fn wildcard_name(index: usize) -> Ident {
+    Ident::new(&format!("__tw_arg{index}"), Span::call_site())
+}
+
+/// The first `ref` / `ref mut` binding in an argument pattern.
+fn ref_binding(pat: &Pat) -> Option<&syn::token::Ref> {
+    match pat {
+        Pat::Ident(p) => p.by_ref.as_ref().or_else(|| p.subpat.as_ref().and_then(|(_, sub)| ref_binding(sub))),
+        Pat::Tuple(t) => t.elems.iter().find_map(ref_binding),
+        Pat::TupleStruct(t) => t.elems.iter().find_map(ref_binding),
+        Pat::Struct(s) => s.fields.iter().find_map(|f| ref_binding(&f.pat)),
+        Pat::Slice(s) => s.elems.iter().find_map(ref_binding),
+        Pat::Reference(r) => ref_binding(&r.pat),
+        Pat::Paren(p) => ref_binding(&p.pat),
+        Pat::Type(t) => ref_binding(&t.pat),
+        _ => None,
+    }
+}
+
+/// Whether an attribute macro follows on the function (`#[tokio::main]`, `#[tokio::test]`, a route
+/// macro): it sees the function after this one and may need an `async fn`.
+pub(crate) fn another_macro_follows(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| !is_inert(a))
+}
+
+/// Whether an attribute is one rustc, rustdoc or a lint tool defines.
+fn is_inert(attr: &syn::Attribute) -> bool {
+    const BUILTIN: [&str; 19] = [
+        "allow",
+        "warn",
+        "deny",
+        "forbid",
+        "expect",
+        "cfg",
+        "cfg_attr",
+        "doc",
+        "inline",
+        "cold",
+        "must_use",
+        "deprecated",
+        "track_caller",
+        "no_mangle",
+        "export_name",
+        "link_section",
+        "target_feature",
+        "unsafe",
+        "optimize",
+    ];
+    const TOOLS: [&str; 4] = ["rustfmt", "clippy", "rustdoc", "diagnostic"];
+    let path = attr.path();
+    match (path.segments.first(), path.segments.len()) {
+        (Some(seg), 1) => BUILTIN.iter().any(|b| seg.ident == b),
+        (Some(seg), _) => TOOLS.iter().any(|t| seg.ident == t),
+        (None, _) => false,
+    }
+}
