@@ -293,9 +293,17 @@ impl Expansion<'_> {
 
     /// The first statement of an `async fn`'s body: it names every argument, so the future owns
     /// each one whole until it is done, as an `async fn`'s future does (an `async` block alone
-    /// would capture only what the body uses, and only the fields it uses).
+    /// would capture only what the body uses, and only the fields it uses). An argument that an
+    /// option's expression names (`tags(user = user)`) is left out: that expression, evaluated
+    /// at the call, may have moved it, and then the body does not use it either.
     fn own_arguments(&self) -> TokenStream {
-        let params = params(&self.sig.inputs);
+        let args = self.args;
+        let options = args.tags.iter().chain(&args.attributes).map(|(_, e)| e).chain(&args.parent).chain(&args.sample);
+        let mut named = Vec::new();
+        for e in options {
+            idents(e.to_token_stream(), &mut named);
+        }
+        let params: Vec<Param> = params(&self.sig.inputs).into_iter().filter(|p| !named.contains(&p.ident)).collect();
         if params.is_empty() {
             return quote!();
         }
@@ -531,6 +539,17 @@ fn record_output(pv: &TokenStream, out: &TokenStream, result: bool, skip_output:
                     ::core::any::type_name_of_val(__tw_e),
                 );
             }
+        }
+    }
+}
+
+/// Every identifier in `tokens`, also inside groups.
+fn idents(tokens: TokenStream, out: &mut Vec<Ident>) {
+    for t in tokens {
+        match t {
+            TokenTree::Ident(i) => out.push(i),
+            TokenTree::Group(g) => idents(g.stream(), out),
+            TokenTree::Punct(_) | TokenTree::Literal(_) => {}
         }
     }
 }
