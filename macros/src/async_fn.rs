@@ -4,7 +4,7 @@
 
 use proc_macro2::Span;
 use quote::{ToTokens, quote};
-use syn::{Error, FnArg, Ident, Pat, ReturnType, Signature};
+use syn::{Error, FnArg, Ident, Pat, ReturnType, Signature, Token};
 
 /// Rejects what the rewrite cannot keep: `-> !` and arguments bound by `ref`.
 pub(crate) fn validate(sig: &Signature) -> syn::Result<()> {
@@ -54,15 +54,35 @@ pub(crate) fn future_signature(sig: &Signature) -> Signature {
     sig
 }
 
-/// Gives a `_` argument of an `async fn` a name, so it can be moved into the future as rustc
-/// does (dropped at the call, it would not live until the future is done, as an `async fn`'s
-/// arguments do).
-pub(crate) fn name_wildcards(sig: &mut Signature) {
+/// How the future of an `async fn` owns the arguments, as rustc's desugaring does: every argument
+/// is moved into the future at the call and dropped when the body is done.
+pub(crate) struct Owned {
+    /// Plain `name` arguments (and the names given to `_` ones), moved into locals of the body
+    /// (`let mut name = name;`, with the argument's `mut`, which leaves the signature), so they
+    /// drop when the body is done.
+    pub(crate) moved: Vec<(Ident, Option<Token![mut]>)>,
+    /// `self` and names bound by patterns, which cannot be rebound: the future captures them
+    /// whole and they drop with it.
+    pub(crate) captured: Vec<Ident>,
+}
+
+/// Prepares the arguments of an `async fn` for its future (see [`Owned`]): a `_` argument gets a
+/// name (dropped at the call, it would not live as long as an `async fn`'s arguments do), a plain
+/// argument loses its `mut` to the local that rebinds it. Arguments named in `skip` are the ones
+/// an option's expression names, which may have moved them at the call: they are left to the
+/// body.
+pub(crate) fn own_arguments(sig: &mut Signature, skip: &[Ident]) -> Owned {
+    let mut owned = Owned { moved: Vec::new(), captured: Vec::new() };
     for (i, arg) in sig.inputs.iter_mut().enumerate() {
-        if let FnArg::Typed(t) = arg
-            && matches!(*t.pat, Pat::Wild(_))
-        {
-            *t.pat = Pat::Ident(syn::PatIdent {
+        let pat = match arg {
+            FnArg::Receiver(r) => {
+                owned.captured.push(Ident::new("self", r.self_token.span));
+                continue;
+            }
+            FnArg::Typed(t) => &mut *t.pat,
+        };
+        if matches!(pat, Pat::Wild(_)) {
+            *pat = Pat::Ident(syn::PatIdent {
                 attrs: Vec::new(),
                 by_ref: None,
                 mutability: None,
@@ -70,6 +90,38 @@ pub(crate) fn name_wildcards(sig: &mut Signature) {
                 subpat: None,
             });
         }
+        match pat {
+            Pat::Ident(p) if skip.contains(&p.ident) => {}
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() && p.ident != "self" => {
+                owned.moved.push((p.ident.clone(), p.mutability.take()));
+            }
+            other => {
+                let mut names = Vec::new();
+                bound_names(other, &mut names);
+                owned.captured.extend(names.into_iter().filter(|n| !skip.contains(n)));
+            }
+        }
+    }
+    owned
+}
+
+/// Every name a pattern binds.
+fn bound_names(pat: &Pat, out: &mut Vec<Ident>) {
+    match pat {
+        Pat::Ident(p) => {
+            out.push(p.ident.clone());
+            if let Some((_, sub)) = &p.subpat {
+                bound_names(sub, out);
+            }
+        }
+        Pat::Tuple(t) => t.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| bound_names(&f.pat, out)),
+        Pat::Slice(s) => s.elems.iter().for_each(|p| bound_names(p, out)),
+        Pat::Reference(r) => bound_names(&r.pat, out),
+        Pat::Paren(p) => bound_names(&p.pat, out),
+        Pat::Type(t) => bound_names(&t.pat, out),
+        _ => {}
     }
 }
 

@@ -98,6 +98,8 @@ struct Expansion<'a> {
     block: &'a Block,
     /// The captured arguments, in order (the callsite's input names).
     inputs: Vec<Param>,
+    /// For an `async fn`: how its future owns the arguments.
+    owned: Option<async_fn::Owned>,
 }
 
 fn expand_fn(args: &Args, func: ItemFn, attribute: Attribute) -> syn::Result<TokenStream> {
@@ -106,12 +108,10 @@ fn expand_fn(args: &Args, func: ItemFn, attribute: Attribute) -> syn::Result<Tok
     let (inner, attrs): (Vec<_>, Vec<_>) = attrs.into_iter().partition(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
     validate(args, &sig, attribute)?;
     let inputs = captured_inputs(args, &sig)?;
-    if sig.asyncness.is_some() {
-        // After the inputs are known: the names given to `_` arguments are not inputs.
-        async_fn::name_wildcards(&mut sig);
-    }
+    // After the inputs are known: the names given to `_` arguments are not inputs.
+    let owned = sig.asyncness.is_some().then(|| async_fn::own_arguments(&mut sig, &option_idents(args)));
     let krate = args.krate.clone().map_or_else(|| quote!(::tracewell), ToTokens::into_token_stream);
-    let ex = Expansion { args, pv: quote!(#krate::__private), sig: &sig, block: &block, inputs };
+    let ex = Expansion { args, pv: quote!(#krate::__private), sig: &sig, block: &block, inputs, owned };
 
     let shape = shape(&sig.output, args.mode)?;
     if let Some((span, option)) = args.items_option()
@@ -291,27 +291,29 @@ impl Expansion<'_> {
         quote!(#pv::future_of::<#ty, _>(async move #body))
     }
 
-    /// The first statement of an `async fn`'s body: it names every argument, so the future owns
-    /// each one whole until it is done, as an `async fn`'s future does (an `async` block alone
-    /// would capture only what the body uses, and only the fields it uses). An argument that an
-    /// option's expression names (`tags(user = user)`) is left out: that expression, evaluated
-    /// at the call, may have moved it, and then the body does not use it either.
+    /// The first statements of an `async fn`'s body: they move the arguments into the future,
+    /// whole, as an `async fn`'s future does (an `async` block alone would capture only what the
+    /// body uses, and only the fields it uses): plain arguments into locals, which drop when the
+    /// body is done, the others by naming them (see [`async_fn::Owned`]).
     fn own_arguments(&self) -> TokenStream {
-        let args = self.args;
-        let options = args.tags.iter().chain(&args.attributes).map(|(_, e)| e).chain(&args.parent).chain(&args.sample);
-        let mut named = Vec::new();
-        for e in options {
-            idents(e.to_token_stream(), &mut named);
+        let Some(owned) = &self.owned else { return quote!() };
+        let mut out = quote!();
+        if !owned.moved.is_empty() {
+            let pats = owned.moved.iter().map(|(name, mutability)| quote!(#mutability #name));
+            let names = owned.moved.iter().map(|(name, _)| name);
+            out.extend(quote! {
+                #[allow(unused_variables, clippy::used_underscore_binding)]
+                let (#(#pats,)*) = (#(#names,)*);
+            });
         }
-        let params: Vec<Param> = params(&self.sig.inputs).into_iter().filter(|p| !named.contains(&p.ident)).collect();
-        if params.is_empty() {
-            return quote!();
+        if !owned.captured.is_empty() {
+            let names = &owned.captured;
+            out.extend(quote! {
+                #[allow(clippy::used_underscore_binding)]
+                let _ = (#(&#names,)*);
+            });
         }
-        let names = params.iter().map(|p| &p.ident);
-        quote! {
-            #[allow(clippy::used_underscore_binding)]
-            let _ = (#(&#names,)*);
-        }
+        out
     }
 
     /// The function body after the span is started, for each return shape.
@@ -541,6 +543,17 @@ fn record_output(pv: &TokenStream, out: &TokenStream, result: bool, skip_output:
             }
         }
     }
+}
+
+/// The identifiers in the expressions of the options evaluated at the call (`tags`,
+/// `attributes`, `parent`, `sample`).
+fn option_idents(args: &Args) -> Vec<Ident> {
+    let mut out = Vec::new();
+    let exprs = args.tags.iter().chain(&args.attributes).map(|(_, e)| e).chain(&args.parent).chain(&args.sample);
+    for e in exprs {
+        idents(e.to_token_stream(), &mut out);
+    }
+    out
 }
 
 /// Every identifier in `tokens`, also inside groups.

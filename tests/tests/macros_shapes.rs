@@ -56,13 +56,14 @@ async fn shapes_hold(_permit: Guard, _: Guard, used: Guard) -> usize {
 }
 
 #[test]
-fn an_async_fn_future_owns_every_argument_until_it_is_dropped() {
+fn an_async_fn_future_owns_every_argument_until_its_body_is_done() {
     memory();
     let dropped = Arc::new(AtomicUsize::new(0));
     let fut = shapes_hold(Guard(dropped.clone()), Guard(dropped.clone()), Guard(dropped.clone()));
     assert_eq!(dropped.load(Ordering::SeqCst), 0, "the call keeps `_permit` and `_` in the future");
-    assert_eq!(runtime().block_on(fut), 0, "nothing dropped while the body ran");
-    assert_eq!(dropped.load(Ordering::SeqCst), 3);
+    let mut fut = std::pin::pin!(fut);
+    assert_eq!(runtime().block_on(&mut fut), 0, "nothing dropped while the body ran");
+    assert_eq!(dropped.load(Ordering::SeqCst), 3, "dropped when the body was done, the future still alive");
     assert_eq!(span("shapes_hold").status.code, StatusCode::Unset);
 }
 
