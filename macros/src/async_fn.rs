@@ -6,6 +6,8 @@ use proc_macro2::Span;
 use quote::{ToTokens, quote};
 use syn::{Error, FnArg, Ident, Pat, ReturnType, Signature, Token};
 
+use crate::params;
+
 /// Rejects what the rewrite cannot keep: `-> !` and arguments bound by `ref`.
 pub(crate) fn validate(sig: &Signature) -> syn::Result<()> {
     if let ReturnType::Type(_, ty) = &sig.output
@@ -18,7 +20,7 @@ pub(crate) fn validate(sig: &Signature) -> syn::Result<()> {
         ));
     }
     let by_ref = sig.inputs.iter().find_map(|arg| match arg {
-        FnArg::Typed(t) => ref_binding(&t.pat),
+        FnArg::Typed(t) => params::ref_binding(&t.pat),
         FnArg::Receiver(_) => None,
     });
     if let Some(r) = by_ref {
@@ -97,7 +99,7 @@ pub(crate) fn own_arguments(sig: &mut Signature, skip: &[Ident]) -> Owned {
             }
             other => {
                 let mut names = Vec::new();
-                bound_names(other, &mut names);
+                params::bound_names(other, &mut names);
                 owned.captured.extend(names.into_iter().filter(|n| !skip.contains(n)));
             }
         }
@@ -105,44 +107,9 @@ pub(crate) fn own_arguments(sig: &mut Signature, skip: &[Ident]) -> Owned {
     owned
 }
 
-/// Every name a pattern binds.
-fn bound_names(pat: &Pat, out: &mut Vec<Ident>) {
-    match pat {
-        Pat::Ident(p) => {
-            out.push(p.ident.clone());
-            if let Some((_, sub)) = &p.subpat {
-                bound_names(sub, out);
-            }
-        }
-        Pat::Tuple(t) => t.elems.iter().for_each(|p| bound_names(p, out)),
-        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| bound_names(p, out)),
-        Pat::Struct(s) => s.fields.iter().for_each(|f| bound_names(&f.pat, out)),
-        Pat::Slice(s) => s.elems.iter().for_each(|p| bound_names(p, out)),
-        Pat::Reference(r) => bound_names(&r.pat, out),
-        Pat::Paren(p) => bound_names(&p.pat, out),
-        Pat::Type(t) => bound_names(&t.pat, out),
-        _ => {}
-    }
-}
-
 /// The name a `_` argument gets in the rewritten signature of an `async fn`.
 fn wildcard_name(index: usize) -> Ident {
     Ident::new(&format!("__tw_arg{index}"), Span::call_site())
-}
-
-/// The first `ref` / `ref mut` binding in an argument pattern.
-fn ref_binding(pat: &Pat) -> Option<&syn::token::Ref> {
-    match pat {
-        Pat::Ident(p) => p.by_ref.as_ref().or_else(|| p.subpat.as_ref().and_then(|(_, sub)| ref_binding(sub))),
-        Pat::Tuple(t) => t.elems.iter().find_map(ref_binding),
-        Pat::TupleStruct(t) => t.elems.iter().find_map(ref_binding),
-        Pat::Struct(s) => s.fields.iter().find_map(|f| ref_binding(&f.pat)),
-        Pat::Slice(s) => s.elems.iter().find_map(ref_binding),
-        Pat::Reference(r) => ref_binding(&r.pat),
-        Pat::Paren(p) => ref_binding(&p.pat),
-        Pat::Type(t) => ref_binding(&t.pat),
-        _ => None,
-    }
 }
 
 /// Whether an attribute macro follows on the function (`#[tokio::main]`, `#[tokio::test]`, a route

@@ -9,10 +9,11 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
-use syn::{Block, Error, FnArg, Ident, ItemFn, Pat, ReturnType, Signature};
+use syn::{Block, Error, Ident, ItemFn, ReturnType, Signature};
 
 use crate::async_fn;
 use crate::attr::Args;
+use crate::params::{Param, params};
 use crate::shape::{Shape, Wrapper, shape};
 
 /// The attribute being expanded: `#[traced]` or `#[monitor]`.
@@ -80,12 +81,6 @@ fn not_a_function(item: TokenStream, attribute: Attribute) -> TokenStream {
     };
     let err = Error::new(span, message).into_compile_error();
     quote!(#err #item)
-}
-
-/// An argument of the function as the span sees it.
-struct Param {
-    ident: Ident,
-    is_self: bool,
 }
 
 /// What every step of the generation needs: the options, the path of `__private`, the
@@ -564,39 +559,5 @@ fn idents(tokens: TokenStream, out: &mut Vec<Ident>) {
             TokenTree::Group(g) => idents(g.stream(), out),
             TokenTree::Punct(_) | TokenTree::Literal(_) => {}
         }
-    }
-}
-
-/// The function's arguments by bound name; patterns contribute every name they bind.
-fn params(inputs: &syn::punctuated::Punctuated<FnArg, syn::Token![,]>) -> Vec<Param> {
-    let mut out = Vec::new();
-    for arg in inputs {
-        match arg {
-            FnArg::Receiver(r) => {
-                out.push(Param { ident: Ident::new("self", r.self_token.span), is_self: true });
-            }
-            FnArg::Typed(t) => bound_names(&t.pat, &mut out),
-        }
-    }
-    out
-}
-
-fn bound_names(pat: &Pat, out: &mut Vec<Param>) {
-    match pat {
-        Pat::Ident(p) => {
-            let is_self = p.ident == "self";
-            out.push(Param { ident: p.ident.clone(), is_self });
-            if let Some((_, sub)) = &p.subpat {
-                bound_names(sub, out);
-            }
-        }
-        Pat::Tuple(t) => t.elems.iter().for_each(|p| bound_names(p, out)),
-        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| bound_names(p, out)),
-        Pat::Struct(s) => s.fields.iter().for_each(|f| bound_names(&f.pat, out)),
-        Pat::Slice(s) => s.elems.iter().for_each(|p| bound_names(p, out)),
-        Pat::Reference(r) => bound_names(&r.pat, out),
-        Pat::Paren(p) => bound_names(&p.pat, out),
-        Pat::Type(t) => bound_names(&t.pat, out),
-        _ => {}
     }
 }

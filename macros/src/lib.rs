@@ -7,6 +7,7 @@
 mod async_fn;
 mod attr;
 mod expand;
+mod params;
 mod shape;
 
 use proc_macro::TokenStream;
