@@ -149,3 +149,54 @@ fn is_inert(attr: &syn::Attribute) -> bool {
         (None, _) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+
+    use super::*;
+
+    fn sig(text: &str) -> Signature {
+        syn::parse_str::<syn::ItemFn>(text).unwrap().sig
+    }
+
+    #[test]
+    fn plain_arguments_are_moved_and_patterns_captured() {
+        let mut s = sig("async fn f(&self, mut a: u32, _: u8, (b, c): (u8, u8), tagged: String) {}");
+        let owned = own_arguments(&mut s, &[Ident::new("tagged", Span::call_site())]);
+        let moved: Vec<(String, bool)> = owned.moved.iter().map(|(i, m)| (i.to_string(), m.is_some())).collect();
+        assert_eq!(moved, [("a".to_owned(), true), ("__tw_arg2".to_owned(), false)]);
+        let captured: Vec<String> = owned.captured.iter().map(ToString::to_string).collect();
+        assert_eq!(captured, ["self", "b", "c"], "`tagged` is left to the body");
+        let inputs = s.inputs.to_token_stream().to_string();
+        assert_eq!(inputs, "& self , a : u32 , __tw_arg2 : u8 , (b , c) : (u8 , u8) , tagged : String");
+    }
+
+    #[test]
+    fn the_signature_returns_the_future_of_the_declared_output() {
+        let s = future_signature(&sig("pub async fn f<'a, T>(x: &'a T, y: impl Copy) -> &'a T where T: Sync { x }"));
+        assert!(s.asyncness.is_none());
+        assert_eq!(s.output.to_token_stream().to_string(), "-> impl :: core :: future :: Future < Output = & 'a T >");
+        let unit = future_signature(&sig("async fn g() {}"));
+        assert_eq!(unit.output.to_token_stream().to_string(), "-> impl :: core :: future :: Future < Output = () >");
+    }
+
+    #[test]
+    fn only_attribute_macros_keep_the_async_fn() {
+        let attrs = |text: &str| syn::parse_str::<syn::ItemFn>(&format!("{text} async fn f() {{}}")).unwrap().attrs;
+        assert!(!another_macro_follows(&attrs("#[doc = \"x\"] #[must_use] #[allow(dead_code)] #[rustfmt::skip]")));
+        assert!(!another_macro_follows(&attrs(
+            "#[deprecated(note = \"x\")] #[inline] #[clippy::cognitive_complexity = \"9\"]"
+        )));
+        assert!(another_macro_follows(&attrs("#[tokio::main]")));
+        assert!(another_macro_follows(&attrs("#[doc = \"x\"] #[test_case(1)]")));
+    }
+
+    #[test]
+    fn ref_bindings_and_never_are_refused() {
+        let err = |text: &str| validate(&sig(text)).unwrap_err().to_string();
+        assert!(err("async fn f((ref a, b): (String, u8)) {}").contains("cannot bind an argument by `ref`"));
+        assert!(err("async fn f() -> ! { loop {} }").contains("cannot return `!`"));
+        assert!(validate(&sig("async fn f(a: &str, (b, c): (u8, u8)) -> u8 { b }")).is_ok());
+    }
+}

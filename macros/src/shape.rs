@@ -219,3 +219,41 @@ fn has_impl(t: &TokenTree) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(ret: &str) -> Shape {
+        shape(&syn::parse_str::<ReturnType>(ret).unwrap(), None).unwrap()
+    }
+
+    #[test]
+    fn boxed_futures() {
+        assert!(matches!(
+            classify("-> Pin<Box<dyn Future<Output = Result<u8, E>> + Send + '_>>"),
+            Shape::Future { result: true, wrap: Wrapper::Pinned, nameable: true, .. }
+        ));
+        assert!(matches!(
+            classify("-> BoxFuture<'static, Result<u8, E>>"),
+            Shape::Future { result: true, wrap: Wrapper::Pinned, .. }
+        ));
+        assert!(matches!(
+            classify("-> Box<dyn Future<Output = u8> + Unpin + Send>"),
+            Shape::Future { result: false, wrap: Wrapper::Boxed, .. }
+        ));
+        // Not `Unpin`: a box that is no future, a plain value.
+        assert!(matches!(classify("-> Box<dyn Future<Output = u8> + Send>"), Shape::Value { .. }));
+    }
+
+    #[test]
+    fn impl_traits() {
+        assert!(matches!(
+            classify("-> impl Future<Output = u8> + Send"),
+            Shape::Future { wrap: Wrapper::Impl, nameable: false, output: Some(_), .. }
+        ));
+        assert!(matches!(classify("-> impl Iterator<Item = u8> + '_"), Shape::Items { stream: false, .. }));
+        assert!(matches!(classify("-> impl Copy"), Shape::Value { nameable: false, .. }));
+        assert!(matches!(classify("-> Result<impl Iterator<Item = u8>, E>"), Shape::Value { result: true, .. }));
+    }
+}
