@@ -14,6 +14,23 @@ use super::{WithContext, current, with_context};
 
 /// Runs a future with the span current now as its current span, during every poll and on
 /// whichever thread polls it.
+///
+/// # Examples
+///
+/// Where a task is spawned by something other than `tokio::spawn`, such as a `JoinSet`:
+///
+/// ```
+/// use tracewell::CurrentSpanExt as _;
+/// let _g = tracewell::builder().install().unwrap();
+/// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+/// let request = tracewell::span("request").start();
+/// let mut set = tokio::task::JoinSet::new();
+/// for _ in 0..2 {
+///     set.spawn_on(async { tracewell::current().span_id }.in_current_span(), rt.handle());
+/// }
+/// let seen = rt.block_on(set.join_all());
+/// assert!(seen.iter().all(|id| *id == request.context().span_id));
+/// ```
 pub trait CurrentSpanExt: Future + Sized {
     /// Makes the span current at this call current while the returned future is polled, so spans
     /// started inside it (for example by `#[traced]` functions it calls) are children of it.
