@@ -43,7 +43,8 @@ pub mod span;
 pub use builder::{Builder, builder, init};
 pub use config::{Config, ConfigError, EXPORTER_NAMES, OnFull};
 pub use context::{
-    FutureExt, Instrumented, IntoParent, RemoteContext, Span, SpanBuilder, SpanGuard, current, in_span, span,
+    CurrentSpanExt, FutureExt, Instrumented, IntoParent, RemoteContext, Span, SpanBuilder, SpanGuard, current, in_span,
+    span, spawn, spawn_local,
 };
 pub use export::health;
 pub use monitor::{RuntimeMonitor, monitor_runtime, monitor_runtime_every};
@@ -136,5 +137,30 @@ pub mod __private {
         H: FnOnce(&mut Span, &F::Output),
     {
         Instrumented::new(fut, span, hook)
+    }
+
+    /// Runs `f` and returns its value: the body of a traced function, whose declared return
+    /// type `T` drives the closure's inference (`?`, `.into()`, `collect()`) as it does the
+    /// original function's.
+    #[inline]
+    pub fn value_of<T, F: FnOnce() -> T>(f: F) -> T {
+        f()
+    }
+
+    /// For an `async fn` that returns a stream or an iterator: a future that runs `body` with
+    /// `span`'s context current and hands the span back with what the body made, to be wrapped.
+    /// The span's clock starts at the first poll, as for [`instrument`]; dropped before it is
+    /// done, the span ends with status cancelled.
+    #[inline]
+    pub fn made_under<F: core::future::Future>(
+        mut span: Span,
+        body: F,
+    ) -> impl core::future::Future<Output = (Span, F::Output)> {
+        span.set_cancel_on_drop(true);
+        async move {
+            span.start_at(crate::clock::now());
+            let made = with_context(span.context().clone(), body).await;
+            (span, made)
+        }
     }
 }

@@ -157,3 +157,84 @@ impl Bag {
         self.0.iter().copied()
     }
 }
+
+/// # Errors
+///
+/// When `s` is not a number.
+#[traced]
+#[must_use = "the parsed number"]
+pub async fn parse_later(s: &str, _: u8, _permit: Guard) -> Result<u32, std::num::ParseIntError> {
+    s.parse()
+}
+
+#[derive(Debug)]
+pub struct Guard;
+
+#[traced]
+pub async fn destructured((a, b): (u32, u32), Pair(c, mut d): Pair) -> u32 {
+    d += 1;
+    a + b + c + d
+}
+
+#[derive(Debug)]
+pub struct Pair(pub u32, pub u32);
+
+#[traced]
+pub async fn greet(name: String, times: impl Into<u64>) -> usize {
+    name.len() * usize::try_from(times.into()).unwrap_or(0)
+}
+
+impl Counter {
+    #[traced]
+    pub async fn bump_later(self: std::pin::Pin<&mut Self>) -> u64 {
+        let this = self.get_mut();
+        this.0 += 1;
+        this.0
+    }
+
+    #[traced]
+    pub async fn into_inner(mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+#[traced]
+pub fn boxed_future(n: u32) -> futures::future::BoxFuture<'static, u32> {
+    Box::pin(async move { n })
+}
+
+#[traced]
+pub fn unpin_future(n: u32) -> Box<dyn Future<Output = u32> + Unpin + Send> {
+    Box::new(std::future::ready(n))
+}
+
+#[rustfmt::skip]
+#[traced]
+#[must_use]
+pub fn one_line(a: u32) -> u32 { a + 1 }
+
+#[rustfmt::skip]
+#[traced]
+#[must_use]
+pub async fn one_line_async(a: u32) -> u32 { a + 1 }
+
+#[traced]
+pub fn inner_attribute(a: u32) -> u32 {
+    #![allow(clippy::let_and_return)]
+    let b = a + 1;
+    b
+}
+
+/// Spawns a traced future on a tokio runtime, keeping the caller's span.
+///
+/// # Errors
+///
+/// When `load` fails or panics.
+///
+/// # Panics
+///
+/// Outside a tokio runtime.
+pub async fn spawned(id: u32) -> Result<String, String> {
+    tracewell::spawn(load(id)).await.map_err(|e| e.to_string())?
+}

@@ -349,6 +349,10 @@ fn finish(mut r: Box<Recording>, end: Ticks) {
         pipeline::recycle(r);
         return;
     }
+    if r.start() == 0 {
+        // A future dropped before its first poll: it took no time.
+        r.start_at(end);
+    }
     if let Some(scope) = r.alloc.take() {
         r.add_alloc(scope.end());
     }

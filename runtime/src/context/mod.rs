@@ -9,6 +9,7 @@
 mod future;
 mod handle;
 mod panic;
+mod spawn;
 mod stream;
 
 use std::cell::{Cell, RefCell};
@@ -21,6 +22,7 @@ pub use future::{FutureExt, Instrumented, OutputHook, in_span};
 pub(crate) use handle::start_callsite;
 pub use handle::{IntoParent, Span, SpanBuilder, SpanGuard, span};
 pub(crate) use panic::install_hook as install_panic_hook;
+pub use spawn::{CurrentSpanExt, spawn, spawn_local};
 pub use stream::{
     CurrentGuard, ItemCapture, TracedIter, TracedStream, WithContext, set_current, traced_iter, traced_stream,
     with_context,

@@ -18,7 +18,7 @@ fn letters(s: &str) -> impl IntoIterator<Item = char> + '_ {
 }
 
 #[traced(capture_items = 2)]
-fn parsed(items: Vec<&str>) -> impl Iterator<Item = Result<u32, std::num::ParseIntError>> {
+fn parsed(items: Vec<&'static str>) -> impl Iterator<Item = Result<u32, std::num::ParseIntError>> {
     items.into_iter().map(str::parse)
 }
 

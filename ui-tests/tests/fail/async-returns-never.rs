@@ -1,0 +1,10 @@
+#[tracewell::traced]
+async fn forever() -> ! {
+    loop {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn main() {
+    let _ = forever();
+}
