@@ -103,6 +103,7 @@ impl<F: Future, H: OutputHook<F::Output>> Future for Instrumented<F, H> {
         let restore = Restore(Some(prev));
         let out = this.inner.poll(cx);
         drop(restore);
+        super::pending::take_into(this.span);
         if let (Some(scope), Some(d)) = (alloc, this.span.__data_mut()) {
             scope.finish_into(d);
         }

@@ -432,6 +432,7 @@ impl Drop for SpanGuard {
         if let Some(prev) = self.prev.take() {
             replace_current(prev);
         }
+        super::pending::take_into(&mut self.span);
         // `self.span` drops right after, ending the span.
     }
 }

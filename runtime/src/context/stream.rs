@@ -231,6 +231,7 @@ where
         let restore = Restore(Some(replace_current(self.items.span.context().clone())));
         let item = self.inner.next();
         drop(restore);
+        super::pending::take_into(&mut self.items.span);
         match &item {
             Some(it) => self.items.item(it),
             None => self.items.finish(),
@@ -257,6 +258,7 @@ where
         let restore = Restore(Some(replace_current(self.items.span.context().clone())));
         let item = self.inner.next_back();
         drop(restore);
+        super::pending::take_into(&mut self.items.span);
         match &item {
             Some(it) => self.items.item(it),
             None => self.items.finish(),
@@ -355,6 +357,7 @@ where
         let restore = Restore(Some(replace_current(this.items.span.context().clone())));
         let out = this.inner.poll_next(cx);
         drop(restore);
+        super::pending::take_into(&mut this.items.span);
         if let (Some(t0), Some(d)) = (t0, this.items.span.__data_mut()) {
             d.polls = d.polls.saturating_add(1);
             d.busy_ns += clock::Instant::now().duration_since(t0).as_nanos() as u64;
