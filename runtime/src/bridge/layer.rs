@@ -53,8 +53,9 @@ pub struct TracingLayer {
 /// - The field `branch` is the span's branch (scored like `#[monitor(branch = ..)]`);
 ///   `otel.name`, `otel.kind`, `otel.status_code` and `otel.status_message` work as with
 ///   `tracing-opentelemetry`.
-/// - The spans are sampled, scrubbed, truncated and exported like every other tracewell span;
-///   busy and idle time are `tracewell.busy_ns` and [`IDLE_NS`].
+/// - The spans are sampled, scrubbed, truncated and exported like every other tracewell span. A
+///   span entered more than once (a future's span is entered at each poll) records its busy and
+///   idle time as `tracewell.busy_ns` and [`IDLE_NS`].
 ///
 /// # Examples
 ///
@@ -82,11 +83,13 @@ pub fn tracing_layer() -> TracingLayer {
 struct Bridged {
     span: Span,
     /// When the span itself is not sampled and has no context: the unsampled context its
-    /// children must see instead, so they are not sampled either.
-    unsampled_parent: Option<SpanContext>,
+    /// children must see instead, so they are not sampled either (rare, so boxed).
+    unsampled_parent: Option<Box<SpanContext>>,
     created: minstant::Instant,
     /// Entered on some thread right now, counted across threads.
     depth: u32,
+    /// Times entered, saturating.
+    entries: u32,
     entered_at: minstant::Instant,
     busy_ns: u64,
 }
@@ -185,6 +188,7 @@ where
                 Parent::Root => None,
             }
             .filter(SpanContext::is_valid)
+            .map(Box::new)
         };
         let Some(span_ref) = ctx.span(id) else { return };
         let now = minstant::Instant::now();
@@ -193,6 +197,7 @@ where
             unsampled_parent,
             created: now,
             depth: 0,
+            entries: 0,
             entered_at: now,
             busy_ns: 0,
         });
@@ -243,8 +248,12 @@ where
             b.entered_at = minstant::Instant::now();
         }
         b.depth += 1;
-        let enter =
-            if b.span.context().is_valid() { Some(b.span.context().clone()) } else { b.unsampled_parent.clone() };
+        b.entries = b.entries.saturating_add(1);
+        let enter = if b.span.context().is_valid() {
+            Some(b.span.context().clone())
+        } else {
+            b.unsampled_parent.as_deref().cloned()
+        };
         drop(ext);
         let replaced = enter.map(replace_current);
         let _ = ENTERED.try_with(|e| {
@@ -274,7 +283,9 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span_ref) = ctx.span(&id) else { return };
         let Some(mut b) = span_ref.extensions_mut().remove::<Bridged>() else { return };
-        if b.span.is_recording() {
+        // A span entered once is busy for about its duration: only spans entered again and again
+        // (a future's span, entered at each poll) say more with busy and idle time.
+        if b.span.is_recording() && b.entries > 1 {
             let now = minstant::Instant::now();
             let mut busy = b.busy_ns;
             if b.depth > 0 {
@@ -301,7 +312,7 @@ where
     if b.span.context().is_valid() {
         Parent::Explicit(b.span.context().clone())
     } else {
-        b.unsampled_parent.clone().map_or(Parent::Root, Parent::Unsampled)
+        b.unsampled_parent.as_deref().cloned().map_or(Parent::Root, Parent::Unsampled)
     }
 }
 
