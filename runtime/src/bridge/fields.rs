@@ -18,7 +18,18 @@ use crate::capture::{bounded, truncate};
 use crate::context::Span;
 use crate::span::{Key, SpanKind, StatusCode, Value};
 
-/// Attribute key of a `tracing` span's or event's level.
+/// Attribute key of a `tracing` span's or event's level (`"INFO"`, `"ERROR"`, ...).
+///
+/// # Examples
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt as _;
+/// let _tracing = tracewell::builder().install().unwrap();
+/// let subscriber = tracing_subscriber::registry().with(tracewell::bridge::tracing_layer());
+/// tracing::subscriber::with_default(subscriber, || tracing::warn_span!("retry").in_scope(|| ()));
+/// let retry = tracewell::collected().into_iter().find(|s| s.name == "retry").unwrap();
+/// assert_eq!(retry.attribute(tracewell::bridge::LEVEL), Some(&tracewell::Value::from("WARN")));
+/// ```
 pub const LEVEL: &str = "tracing.level";
 
 /// What a callsite's fields are, by index (only the first 32 fields are cached; later ones are

@@ -17,23 +17,47 @@ use crate::context::{SpanContext, pending, replace_current};
 use crate::span::{Value, attr};
 
 /// Attribute key of the time a `tracing` span existed without being entered, in nanoseconds
-/// (its busy time is [`attr::BUSY_NS`]).
-pub const IDLE_NS: &str = "tracewell.idle_ns";
-
-/// A [`tracing_subscriber::Layer`] that records `tracing` spans and events as tracewell spans and
-/// span events. Made by [`tracing_layer`].
+/// (its busy time is [`attr::BUSY_NS`]), for spans entered more than once.
 ///
 /// # Examples
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt as _;
 /// let _tracing = tracewell::builder().install().unwrap();
-/// let subscriber = tracing_subscriber::registry().with(tracewell::bridge::TracingLayer::default());
+/// let subscriber = tracing_subscriber::registry().with(tracewell::bridge::tracing_layer());
 /// tracing::subscriber::with_default(subscriber, || {
-///     tracing::info_span!("load", rows = 42u64).in_scope(|| ());
+///     let poll = tracing::info_span!("poll");
+///     poll.in_scope(|| ());
+///     poll.in_scope(|| ());
 /// });
-/// let load = tracewell::collected().into_iter().find(|s| s.name == "load").unwrap();
+/// let poll = tracewell::collected().into_iter().find(|s| s.name == "poll").unwrap();
+/// assert!(poll.attribute(tracewell::bridge::IDLE_NS).is_some());
+/// assert!(poll.attribute("tracewell.busy_ns").is_some());
+/// ```
+pub const IDLE_NS: &str = "tracewell.idle_ns";
+
+/// A [`tracing_subscriber::Layer`] that records `tracing` spans and events as tracewell spans and
+/// span events. Made by [`tracing_layer`].
+///
+/// It has no level filter of its own: `tracing_subscriber`'s filters apply to it like to any
+/// layer.
+///
+/// # Examples
+///
+/// ```
+/// use tracing_subscriber::Layer as _;
+/// use tracing_subscriber::filter::LevelFilter;
+/// use tracing_subscriber::layer::SubscriberExt as _;
+/// let _tracing = tracewell::builder().install().unwrap();
+/// let layer = tracewell::bridge::TracingLayer::default().with_filter(LevelFilter::INFO);
+/// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+///     tracing::info_span!("load", rows = 42u64).in_scope(|| ());
+///     tracing::debug_span!("too_verbose").in_scope(|| ());
+/// });
+/// let spans = tracewell::collected();
+/// let load = spans.iter().find(|s| s.name == "load").unwrap();
 /// assert_eq!(load.attribute("rows"), Some(&tracewell::Value::U64(42)));
+/// assert!(!spans.iter().any(|s| s.name == "too_verbose"));
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TracingLayer {

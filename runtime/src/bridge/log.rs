@@ -7,7 +7,20 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 use crate::context::pending;
 use crate::span::{Key, Value, attr};
 
-/// Attribute key of a `log` record's level on its event.
+/// Attribute key of a `log` record's level on its event (`"WARN"`, `"ERROR"`, ...).
+///
+/// # Examples
+///
+/// ```
+/// let _tracing = tracewell::builder().install().unwrap();
+/// let logger = tracewell::bridge::log_logger();
+/// tracewell::in_span("load", || {
+///     log::Log::log(&logger, &log::Record::builder().args(format_args!("slow")).level(log::Level::Warn).build());
+/// });
+/// let load = tracewell::collected().into_iter().find(|s| s.name == "load").unwrap();
+/// let level = tracewell::Value::from("WARN");
+/// assert!(load.events[0].attributes.contains(&(tracewell::bridge::LOG_LEVEL.into(), level)));
+/// ```
 pub const LOG_LEVEL: &str = "log.level";
 
 /// A [`log::Log`] that turns each record into an event on the span current on the thread that
@@ -84,14 +97,20 @@ impl Logger {
     /// # Examples
     ///
     /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// static SEEN: AtomicUsize = AtomicUsize::new(0);
     /// struct Console;
     /// impl log::Log for Console {
     ///     fn enabled(&self, _: &log::Metadata<'_>) -> bool { true }
-    ///     fn log(&self, r: &log::Record<'_>) { eprintln!("{} {}", r.level(), r.args()) }
+    ///     fn log(&self, r: &log::Record<'_>) {
+    ///         eprintln!("{} {}", r.level(), r.args());
+    ///         SEEN.fetch_add(1, Ordering::Relaxed);
+    ///     }
     ///     fn flush(&self) {}
     /// }
     /// let logger = tracewell::bridge::log_logger().and_then(Console);
     /// log::Log::log(&logger, &log::Record::builder().args(format_args!("to stderr")).build());
+    /// assert_eq!(SEEN.load(Ordering::Relaxed), 1, "passed on even outside any span");
     /// ```
     pub fn and_then(mut self, next: impl Log + 'static) -> Self {
         self.next = Some(Box::new(next));
