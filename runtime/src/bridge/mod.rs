@@ -15,7 +15,7 @@
 //! Feature `tracing`: [`tracing_layer`]. Feature `log`: [`log_logger`].
 //!
 //! ```
-//! # #[cfg(feature = "log")] {
+//! # #[cfg(feature = "tracing")] {
 //! use tracing_subscriber::layer::SubscriberExt as _;
 //! let _tracing = tracewell::builder().install().unwrap();
 //! let subscriber = tracing_subscriber::registry().with(tracewell::bridge::tracing_layer());

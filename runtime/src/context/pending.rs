@@ -20,8 +20,10 @@
 
 use super::handle::Span;
 
+#[cfg(feature = "tracing")]
+pub(crate) use imp::attach;
 #[cfg(any(feature = "tracing", feature = "log"))]
-pub(crate) use imp::{attach, current_recording, event, push};
+pub(crate) use imp::{current_recording, event, push};
 
 /// Moves the events waiting for `span` on this thread into it. An error event sets the span's
 /// status to error unless it already has one.
