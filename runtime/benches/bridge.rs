@@ -12,7 +12,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tracewell::SpanData;
 use tracewell::export::{BoxFuture, ExportError, Exporter};
-use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
 
 #[derive(Debug)]
 struct Count(Arc<AtomicU64>);
@@ -34,6 +34,36 @@ impl opentelemetry_sdk::trace::SpanExporter for OtelNoop {
     async fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
         self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// For scale: the least a layer that keeps per-span state in the registry's extensions does (one
+/// insert, a lookup at enter and exit, a removal at close), with nothing recorded.
+struct ExtensionsOnly;
+
+impl<S> tracing_subscriber::Layer<S> for ExtensionsOnly
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(&self, _: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(0u64);
+        }
+    }
+    fn on_enter(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        if let Some(n) = ctx.span(id).as_ref().map(|s| s.extensions_mut()).as_mut().and_then(|e| e.get_mut::<u64>()) {
+            *n += 1;
+        }
+    }
+    fn on_exit(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        if let Some(n) = ctx.span(id).as_ref().map(|s| s.extensions_mut()).as_mut().and_then(|e| e.get_mut::<u64>()) {
+            *n += 1;
+        }
+    }
+    fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(&id) {
+            black_box(span.extensions_mut().remove::<u64>());
+        }
     }
 }
 
@@ -79,6 +109,14 @@ fn bridge(c: &mut Criterion) {
         let sub = tracing_subscriber::registry();
         tracing::subscriber::with_default(sub, || {
             g.bench_function("tracing_registry", |b| b.iter(|| info_span_two_fields(black_box(1), black_box(2))));
+        });
+    }
+    {
+        let sub = tracing_subscriber::registry().with(ExtensionsOnly);
+        tracing::subscriber::with_default(sub, || {
+            g.bench_function("tracing_registry_extensions_only", |b| {
+                b.iter(|| info_span_two_fields(black_box(1), black_box(2)))
+            });
         });
     }
     // For scale: the tracewell span underneath the bridged one, made by hand.
