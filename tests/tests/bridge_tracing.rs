@@ -288,3 +288,19 @@ fn tracing_spans_inside_an_unsampled_trace_are_not_recorded_and_neither_are_thei
     let spans = exported_until(|s| s.iter().any(|s| s.name == "sampled_marker"));
     assert!(spans.iter().all(|s| s.trace_id != remote.trace_id), "nothing of the unsampled trace was exported");
 }
+
+#[test]
+fn installing_the_layer_twice_does_not_stop_the_program() {
+    setup();
+    // A second bridge layer in a scoped subscriber sees the same spans as the first one would.
+    let twice = tracing_subscriber::registry()
+        .with(tracewell::bridge::tracing_layer())
+        .with(tracewell::bridge::tracing_layer());
+    tracing::subscriber::with_default(twice, || {
+        tracing::info_span!("bridged_twice", n = 1u64).in_scope(|| tracing::info!("inside"));
+    });
+    let spans = exported_until(|s| s.iter().any(|s| s.name == "bridged_twice"));
+    let twice: Vec<_> = spans.iter().filter(|s| s.name == "bridged_twice").collect();
+    assert!(!twice.is_empty() && twice.len() <= 2, "{}", twice.len());
+    assert!(twice.iter().all(|s| s.attribute("n") == Some(&Value::U64(1))));
+}

@@ -216,7 +216,9 @@ where
         };
         let Some(span_ref) = ctx.span(id) else { return };
         let now = minstant::Instant::now();
-        span_ref.extensions_mut().insert(Bridged {
+        // `replace`, not `insert`, which panics when the layer is installed twice: then the span
+        // is recorded twice rather than the program stopped.
+        let _ = span_ref.extensions_mut().replace(Bridged {
             span,
             unsampled_parent,
             created: now,
