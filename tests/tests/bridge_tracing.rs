@@ -304,3 +304,27 @@ fn installing_the_layer_twice_does_not_stop_the_program() {
     assert!(!twice.is_empty() && twice.len() <= 2, "{}", twice.len());
     assert!(twice.iter().all(|s| s.attribute("n") == Some(&Value::U64(1))));
 }
+
+#[test]
+fn otel_fields_name_the_span_set_its_kind_and_status_as_with_tracing_opentelemetry() {
+    setup();
+    let span = tracing::info_span!(
+        "handler",
+        otel.name = "GET /orders/{id}",
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        otel.status_message = tracing::field::Empty,
+        order = 42i64,
+    );
+    span.in_scope(|| ());
+    span.record("otel.status_code", "ERROR");
+    span.record("otel.status_message", "order 42 is gone");
+    drop(span);
+    let spans = exported_until(|s| s.iter().any(|s| s.name == "GET /orders/{id}"));
+    let s = spans.iter().find(|s| s.name == "GET /orders/{id}").unwrap();
+    assert_eq!(s.kind, tracewell::SpanKind::Server);
+    assert_eq!(s.status.code, StatusCode::Error, "recorded after the start");
+    assert_eq!(s.status.message.as_deref(), Some("order 42 is gone"));
+    assert_eq!(s.attribute("order"), Some(&Value::I64(42)));
+    assert!(s.attribute("otel.kind").is_none() && s.attribute("otel.status_code").is_none(), "{:?}", s.attributes);
+}

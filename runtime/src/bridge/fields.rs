@@ -195,11 +195,29 @@ pub(super) struct Head {
     pub(super) status_message: Option<Cow<'static, str>>,
 }
 
-impl Head {
-    /// Applies the status fields, if any, to `span`.
-    pub(super) fn apply_status(self, span: &mut Span) {
-        if let Some(code) = self.status {
-            let message = if code == StatusCode::Error { self.status_message } else { None };
+/// The `otel.status_code` and `otel.status_message` of a span so far: `Span::record` may give
+/// them one at a time, in either order.
+#[derive(Debug, Default)]
+pub(super) struct OtelStatus {
+    code: Option<StatusCode>,
+    message: Option<Cow<'static, str>>,
+}
+
+impl OtelStatus {
+    /// Takes the status fields out of `head` and, if there were any, sets the span's status
+    /// from everything known so far (the message only goes with an error).
+    pub(super) fn update(&mut self, head: &mut Head, span: &mut Span) {
+        if head.status.is_none() && head.status_message.is_none() {
+            return;
+        }
+        if let Some(code) = head.status.take() {
+            self.code = Some(code);
+        }
+        if let Some(message) = head.status_message.take() {
+            self.message = Some(message);
+        }
+        if let Some(code) = self.code {
+            let message = if code == StatusCode::Error { self.message.clone() } else { None };
             span.set_status(code, message);
         }
     }

@@ -11,7 +11,7 @@ use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::fields::{self, AttributeVisitor, EventVisitor, Head, HeadVisitor, LEVEL, Out};
+use super::fields::{self, AttributeVisitor, EventVisitor, Head, HeadVisitor, LEVEL, OtelStatus, Out};
 use crate::context::{Span, span as build_span};
 use crate::context::{SpanContext, pending, replace_current};
 use crate::span::{Value, attr};
@@ -116,6 +116,7 @@ struct Bridged {
     entries: u32,
     entered_at: minstant::Instant,
     busy_ns: u64,
+    otel_status: OtelStatus,
 }
 
 /// Where a new span or event belongs.
@@ -177,6 +178,7 @@ where
         } else {
             Parent::Current
         };
+        let mut otel_status = OtelStatus::default();
         let name = head.name.take().unwrap_or(Cow::Borrowed(meta.name()));
         let mut builder = build_span(name).target(Cow::Borrowed(meta.target()));
         if let Some(kind) = head.kind.take() {
@@ -201,7 +203,7 @@ where
             let limit = span.max_len();
             let out = Out::Span(&mut span);
             attrs.record(&mut AttributeVisitor { out, shape, limit, late: false, head: Head::default() });
-            head.apply_status(&mut span);
+            otel_status.update(&mut head, &mut span);
         }
         let unsampled_parent = if span.context().is_valid() {
             None
@@ -226,6 +228,7 @@ where
             entries: 0,
             entered_at: now,
             busy_ns: 0,
+            otel_status,
         });
     }
 
@@ -236,13 +239,13 @@ where
         let mut visitor =
             AttributeVisitor { out: Out::Buffer(Vec::new()), shape, limit, late: true, head: Head::default() };
         values.record(&mut visitor);
-        let AttributeVisitor { out: Out::Buffer(attributes), head, .. } = visitor else { return };
+        let AttributeVisitor { out: Out::Buffer(attributes), mut head, .. } = visitor else { return };
         let mut ext = span_ref.extensions_mut();
         let Some(b) = ext.get_mut::<Bridged>() else { return };
         for (k, v) in attributes {
             b.span.set_attribute(k, v);
         }
-        head.apply_status(&mut b.span);
+        b.otel_status.update(&mut head, &mut b.span);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
