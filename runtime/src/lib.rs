@@ -26,6 +26,8 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+#[cfg(any(feature = "tracing", feature = "log"))]
+pub mod bridge;
 mod builder;
 pub mod capture;
 mod clock;

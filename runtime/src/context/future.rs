@@ -98,6 +98,7 @@ impl<F: Future, H: OutputHook<F::Output>> Future for Instrumented<F, H> {
         if !recording {
             return out;
         }
+        super::pending::take_into(this.span);
         let t1 = clock::now();
         if let Some(scope) = alloc {
             this.span.add_alloc(scope.end());

@@ -424,6 +424,9 @@ impl Drop for SpanGuard {
         if let Some(prev) = self.span.rec.as_mut().and_then(|r| r.prev.take()) {
             super::restore(prev);
         }
+        // Events made while this span was current by code that cannot reach it (`log`,
+        // `tracing`), when the bridge is built.
+        super::pending::take_into(&mut self.span);
     }
 }
 

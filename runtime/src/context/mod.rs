@@ -9,6 +9,7 @@
 mod future;
 mod handle;
 mod panic;
+pub(crate) mod pending;
 mod spawn;
 mod stream;
 

@@ -272,6 +272,7 @@ where
         let entered = Entered::new(self.items.span.context());
         let item = self.inner.next();
         drop(entered);
+        super::pending::take_into(&mut self.items.span);
         match &item {
             Some(it) => self.items.item(it),
             None => self.items.finish(None),
@@ -302,6 +303,7 @@ where
         let entered = Entered::new(self.items.span.context());
         let item = self.inner.next_back();
         drop(entered);
+        super::pending::take_into(&mut self.items.span);
         match &item {
             Some(it) => self.items.item(it),
             None => self.items.finish(None),
@@ -401,6 +403,7 @@ where
         let entered = Entered::new(items.span.context());
         let out = this.inner.poll_next(cx);
         drop(entered);
+        super::pending::take_into(&mut items.span);
         let t1 = match t0 {
             Some(t0) => {
                 let t1 = clock::now();

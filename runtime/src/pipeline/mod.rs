@@ -130,6 +130,12 @@ pub(crate) fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R>
     with_local(f)
 }
 
+/// Runs `f` with the installed pipeline's shared state; `None` when nothing is installed.
+#[inline]
+pub(crate) fn with_shared<R>(f: impl FnOnce(&Shared) -> R) -> Option<R> {
+    with_local(|l| f(l.shared()))
+}
+
 /// Takes back the record of a span that ended without recording, for reuse.
 #[inline]
 pub(crate) fn recycle(rec: Box<Recording>) {

@@ -398,4 +398,4 @@ pub fn extract_with<E: Extractor + ?Sized>(propagators: &Propagators, carrier: &
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -9,10 +9,10 @@ use crate::context::{FLAG_RANDOM, FLAG_SAMPLED};
 use crate::span::{SpanId, TraceId};
 
 /// Tests that install the pipeline run one at a time (dropping a guard uninstalls it).
-pub(super) static PIPELINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static PIPELINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Takes the pipeline lock and installs a pipeline (kept until the returned guards drop).
-pub(super) fn pipeline() -> (std::sync::MutexGuard<'static, ()>, Option<crate::Guard>) {
+pub(crate) fn pipeline() -> (std::sync::MutexGuard<'static, ()>, Option<crate::Guard>) {
     let lock = PIPELINE.lock().unwrap_or_else(|e| e.into_inner());
     (lock, crate::builder().install().ok())
 }
