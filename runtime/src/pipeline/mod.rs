@@ -131,6 +131,7 @@ pub(crate) fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R>
 }
 
 /// Runs `f` with the installed pipeline's shared state; `None` when nothing is installed.
+#[cfg(any(feature = "tracing", feature = "log"))]
 #[inline]
 pub(crate) fn with_shared<R>(f: impl FnOnce(&Shared) -> R) -> Option<R> {
     with_local(|l| f(l.shared()))
