@@ -255,7 +255,9 @@ fn per_call(c: &mut Criterion) {
 /// Spans per second with 1 and 2 threads each making spans as fast as they can.
 fn throughput(c: &mut Criterion) {
     let tw_count = install_tracewell();
+    tracewell::flush();
     let before = tracewell::stats();
+    let worker_before = worker_cpu_ns();
     let mut g = c.benchmark_group("throughput");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(5));
@@ -282,14 +284,35 @@ fn throughput(c: &mut Criterion) {
     fastrace::flush();
     tracewell::flush();
     let s = tracewell::stats();
+    let exported = s.exported - before.exported;
     eprintln!(
-        "tracewell throughput runs: submitted={} exported={} dropped_queue_full={} dropped_export_failed={} (counting exporter total {})",
+        "tracewell throughput runs: submitted={} exported={exported} dropped_queue_full={} dropped_export_failed={} (counting exporter total {})",
         s.submitted - before.submitted,
-        s.exported - before.exported,
         s.dropped_queue_full - before.dropped_queue_full,
         s.dropped_export_failed - before.dropped_export_failed,
         tw_count.load(Ordering::Relaxed)
     );
+    // The worker's own CPU time over the spans it handed to the exporter in this group (the
+    // fastrace runs in between make no tracewell spans): what one span costs off the caller.
+    if let (Some(a), Some(b)) = (worker_before, worker_cpu_ns()) {
+        eprintln!(
+            "tracewell worker thread: {:.1} ms CPU for {exported} spans = {:.1} ns of worker CPU per span",
+            (b - a) as f64 / 1e6,
+            (b - a) as f64 / exported.max(1) as f64
+        );
+    }
+}
+
+/// CPU time (ns) of the pipeline's worker thread so far, from `/proc/self/task/*/schedstat`
+/// (Linux; `None` elsewhere). The kernel truncates thread names to 15 bytes.
+fn worker_cpu_ns() -> Option<u64> {
+    std::fs::read_dir("/proc/self/task").ok()?.flatten().find_map(|t| {
+        let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+        if !"tracewell-worker".starts_with(comm.trim()) || comm.trim().len() < 15 {
+            return None;
+        }
+        std::fs::read_to_string(t.path().join("schedstat")).ok()?.split_whitespace().next()?.parse().ok()
+    })
 }
 
 fn parallel(threads: u64, iters: u64, work: fn(u64)) -> Duration {

@@ -72,9 +72,14 @@ fn worker_cpu_ns() -> u64 {
     0
 }
 
+/// One burst at a time: each is sized to fill two cores, and three at once on a two-core machine
+/// would measure the scheduler (a worker starved past the wait limit), not tracewell.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs test `name` in a child process with only `env` set among tracewell's and OTel's
 /// variables; returns the numbers of its `burst:` line.
 fn child(name: &str, env: &[(&str, &str)]) -> HashMap<String, u64> {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", name, "--nocapture", "--test-threads=1"]);
     for (k, _) in std::env::vars() {
@@ -141,7 +146,15 @@ fn four_threads_of_a_million_calls_wait_for_room_and_lose_nothing_into_a_file() 
         return load(4, 1_000_000);
     }
     let path = temp_path("burst-wait.ndjson");
+    // 4 M lines are about 1 GB: removed however the test ends.
+    struct Remove<'a>(&'a std::path::Path);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(self.0);
+        }
+    }
     let _ = std::fs::remove_file(&path);
+    let _remove = Remove(&path);
     let r = child(
         "four_threads_of_a_million_calls_wait_for_room_and_lose_nothing_into_a_file",
         &[
@@ -162,5 +175,4 @@ fn four_threads_of_a_million_calls_wait_for_room_and_lose_nothing_into_a_file() 
     }
     assert_eq!(lines, 4_000_000, "every span is a line of the file");
     assert_eq!(tracewell::SpanData::from_json_line(&last).unwrap().span.name, "add");
-    let _ = std::fs::remove_file(&path);
 }
