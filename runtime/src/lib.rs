@@ -20,6 +20,28 @@
 //! assert_eq!(parse.parent_span_id, load.span_id);
 //! ```
 //!
+//! # Layers
+//!
+//! Modules import only downward; `./scripts/test` fails on an import circle between them
+//! (`scripts/import_cycles.py`). Each layer may use every layer below it:
+//!
+//! ```text
+//!  builder                          Builder, init(): config + exporters -> an installed pipeline
+//!  propagation  bridge  monitor     headers, tracing/log, runtime lag   |  score (span only)
+//!  context                          Span, guards, futures, streams, the current span
+//!  pipeline                         per-thread chunks, byte budget, batch worker, stats
+//!  export                           the Exporter contract and the exporters
+//!  config                           settings from the environment (parses; builds nothing)
+//!  capture   sampler                values from arguments, sampling decisions
+//!  span                             the record: layout, Batch, SpanRef, SpanData, NDJSON
+//!  clock   diag   alloc             raw ticks, rate-limited logging, allocation counting
+//! ```
+//!
+//! Where new work goes: a new exporter is a file in [`export`] (it sees batches and
+//! configuration, never the pipeline); a new captured type is an impl in [`capture`]; a new
+//! report format is a file in `score/report/`; a new wire format for headers is in
+//! [`propagation`].
+//!
 //! Modules: [`mod@span`] (the record), [`mod@context`] (current span, sampling), [`capture`]
 //! (values), [`pipeline`] (hand-off and counters), [`export`] (destinations).
 
