@@ -16,7 +16,7 @@
 //!            tracestate
 //! ```
 //!
-//! A span made by `#[traced]` names its function by callsite number (see [`Callsite`]), so its
+//! A span made by `#[traced]` names its function by callsite number (see [`Callsite`](crate::Callsite)), so its
 //! name, module path, kind, label, branch and argument names are not copied; its inputs are
 //! then values only, in argument order. Values are tagged words: null, booleans and integers
 //! that fit in 32 bits take one word, other numbers two, text a header and its bytes packed
