@@ -3,6 +3,9 @@
 //!
 //! `cargo build --release -p tracewell --example hotpath &&
 //!  valgrind --tool=callgrind target/release/examples/hotpath sampled 100000`
+//!
+//! Modes: `sampled` and `unsampled` (N calls of `add`), `iter` and `stream` (one traced call
+//! yielding N items). The difference of two runs with different N is the cost per call or item.
 
 use std::hint::black_box;
 
@@ -23,6 +26,27 @@ fn add(a: u64, b: u64) -> u64 {
     out
 }
 
+#[tracewell::traced]
+fn numbers(n: u64) -> impl Iterator<Item = u64> {
+    0..n
+}
+
+#[tracewell::traced]
+fn number_stream(n: u64) -> impl futures_core::Stream<Item = u64> {
+    futures_util::stream::iter(0..n)
+}
+
+/// Drains a stream that never returns `Pending`.
+fn sum_stream<S: futures_core::Stream<Item = u64>>(s: S) -> u64 {
+    let mut s = std::pin::pin!(s);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut total = 0;
+    while let std::task::Poll::Ready(Some(v)) = s.as_mut().poll_next(&mut cx) {
+        total += black_box(v);
+    }
+    total
+}
+
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "sampled".into());
     let n: u64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
@@ -34,8 +58,19 @@ fn main() {
     let _root = (mode == "unsampled")
         .then(|| tracewell::span("root").parent(SpanContext::remote(TraceId(1), SpanId(1), false)).start());
     let t = std::time::Instant::now();
-    for i in 0..n {
-        black_box(add(i, 1));
+    match mode.as_str() {
+        // One traced call yielding `n` items: the per-item cost.
+        "iter" => {
+            black_box(numbers(n).map(black_box).sum::<u64>());
+        }
+        "stream" => {
+            black_box(sum_stream(number_stream(n)));
+        }
+        _ => {
+            for i in 0..n {
+                black_box(add(i, 1));
+            }
+        }
     }
     let el = t.elapsed();
     eprintln!("{mode}: {:.1} ns/span on the calling thread", el.as_nanos() as f64 / n as f64);

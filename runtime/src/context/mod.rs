@@ -131,6 +131,31 @@ impl Drop for Entered {
     }
 }
 
+/// [`Entered`] for a context known, when it was made, to carry no `tracestate`: one copy of its
+/// ids in and one back, nothing else (a traced iterator or stream enters its context around
+/// every item).
+#[must_use = "the context is current only until this is dropped"]
+pub(crate) struct EnteredIds(Ids);
+
+impl EnteredIds {
+    /// Makes `ids` current on this thread until the result drops. `ids.has_state` must be false:
+    /// the thread's `tracestate` is left as it is, and no reader looks at it meanwhile.
+    // Hot path: every item of a traced iterator or stream.
+    #[inline(always)]
+    pub(crate) fn new(ids: Ids) -> EnteredIds {
+        debug_assert!(!ids.has_state);
+        // Once the thread's context is gone (thread teardown) nothing is swapped either way.
+        EnteredIds(IDS.try_with(|c| c.replace(ids)).unwrap_or(ids))
+    }
+}
+
+impl Drop for EnteredIds {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let _ = IDS.try_with(|c| c.set(self.0));
+    }
+}
+
 #[cold]
 fn swap_state(state: Option<Arc<str>>) -> Option<Arc<str>> {
     STATE.try_with(|s| s.try_borrow_mut().map(|mut s| std::mem::replace(&mut *s, state)).ok()).ok().flatten().flatten()

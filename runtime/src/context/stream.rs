@@ -15,8 +15,9 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 
 use super::handle::Span;
-use super::{Entered, SpanContext};
+use super::{Entered, EnteredIds, SpanContext};
 use crate::clock::{self, Ticks};
+use crate::span::Ids;
 use crate::span::{StatusCode, Value};
 
 /// What an iterator or stream span keeps of the items besides their count.
@@ -70,6 +71,10 @@ const TIME_ONE_IN: u32 = 16;
 #[derive(Debug)]
 struct Items<C, E> {
     span: Span,
+    /// The span's ids when it has a valid context without `tracestate`, so that entering it
+    /// around an item is one copy in and out; `None` when there is nothing to enter or it needs
+    /// the full swap.
+    ids: Option<Ids>,
     count: u64,
     mode: ItemCapture,
     value: C,
@@ -89,8 +94,11 @@ impl<C, E> Items<C, E> {
     fn new(mut span: Span, mode: ItemCapture, value: C, error: E) -> Items<C, E> {
         span.set_cancel_on_drop(true);
         span.set_items(0);
+        let ctx = span.context();
+        let ids = (ctx.is_valid() && ctx.trace_state.is_none()).then(|| Ids::of(ctx));
         Items {
             span,
+            ids,
             count: 0,
             mode,
             value,
@@ -103,6 +111,21 @@ impl<C, E> Items<C, E> {
             untimed: 0,
             untimed_pending: 0,
         }
+    }
+
+    /// Runs `f` (the inner `next` or `poll_next`) with the span's context current: the ids
+    /// alone when that is all it has, the full swap when it carries `tracestate`, nothing when
+    /// it is not valid.
+    // Hot path: every item.
+    #[inline(always)]
+    fn within<R>(&self, f: impl FnOnce() -> R) -> R {
+        if let Some(ids) = self.ids {
+            let _entered = EnteredIds::new(ids);
+            return f();
+        }
+        let ctx = self.span.context();
+        let _entered = ctx.is_valid().then(|| Entered::new(ctx));
+        f()
     }
 
     /// Whether this poll is one to time.
@@ -266,12 +289,9 @@ where
             return self.inner.next();
         }
         if !self.items.span.is_recording() {
-            let _entered = self.items.span.context().is_valid().then(|| Entered::new(self.items.span.context()));
-            return self.inner.next();
+            return self.items.within(|| self.inner.next());
         }
-        let entered = Entered::new(self.items.span.context());
-        let item = self.inner.next();
-        drop(entered);
+        let item = self.items.within(|| self.inner.next());
         super::pending::take_into(&mut self.items.span);
         match &item {
             Some(it) => self.items.item(it),
@@ -297,12 +317,9 @@ where
             return self.inner.next_back();
         }
         if !self.items.span.is_recording() {
-            let _entered = self.items.span.context().is_valid().then(|| Entered::new(self.items.span.context()));
-            return self.inner.next_back();
+            return self.items.within(|| self.inner.next_back());
         }
-        let entered = Entered::new(self.items.span.context());
-        let item = self.inner.next_back();
-        drop(entered);
+        let item = self.items.within(|| self.inner.next_back());
         super::pending::take_into(&mut self.items.span);
         match &item {
             Some(it) => self.items.item(it),
@@ -396,13 +413,10 @@ where
             return this.inner.poll_next(cx);
         }
         if !items.span.is_recording() {
-            let _entered = items.span.context().is_valid().then(|| Entered::new(items.span.context()));
-            return this.inner.poll_next(cx);
+            return items.within(|| this.inner.poll_next(cx));
         }
         let t0 = items.time_this_poll().then(clock::now);
-        let entered = Entered::new(items.span.context());
-        let out = this.inner.poll_next(cx);
-        drop(entered);
+        let out = items.within(|| this.inner.poll_next(cx));
         super::pending::take_into(&mut items.span);
         let t1 = match t0 {
             Some(t0) => {
@@ -455,5 +469,50 @@ impl<F: Future> Future for WithContext<F> {
         let this = self.project();
         let _entered = Entered::new(this.ctx);
         this.inner.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::span::{SpanId, TraceId};
+
+    /// Two items, each with the context current while it was made.
+    fn made_under() -> impl Iterator<Item = (u64, SpanContext)> {
+        (0..2u64).map(|n| (n, crate::current()))
+    }
+
+    /// What is current while an item is made, and after: the iterator's own context (with its
+    /// `tracestate`, or without one inside a context that has one), then the outer one again.
+    #[test]
+    fn items_enter_the_iterators_context_and_give_back_the_outer_one() {
+        let _g = crate::builder().exporter(crate::export::NullExporter).install().unwrap();
+        let with_state = |state: &str| SpanContext {
+            trace_state: Some(Arc::from(state)),
+            ..SpanContext::remote(TraceId(7), SpanId(7), true)
+        };
+
+        // The iterator's span carries the tracestate of its parent: the full swap.
+        let span = crate::span("it").parent(with_state("a=1")).start_detached();
+        let id = span.context().span_id;
+        let mut it = traced_iter(span, made_under(), ItemCapture::Count, |_, _| Value::Null, |_, _| None);
+        let (_, inside) = it.next().unwrap();
+        assert_eq!((inside.span_id, inside.trace_state.as_deref()), (id, Some("a=1")));
+        assert!(!crate::current().is_valid(), "nothing is current between items");
+
+        // An iterator made outside any trace, consumed inside a context with a tracestate: the
+        // lean swap, and the outer tracestate is intact afterwards.
+        let span = crate::span("plain").start_detached();
+        let id = span.context().span_id;
+        let mut it = traced_iter(span, made_under(), ItemCapture::Count, |_, _| Value::Null, |_, _| None);
+        let outer = crate::span("outer").parent(with_state("b=2")).start();
+        let (_, inside) = it.next().unwrap();
+        assert_eq!((inside.span_id, inside.trace_state.as_deref()), (id, None));
+        let after = crate::current();
+        assert_eq!((after.span_id, after.trace_state.as_deref()), (outer.context().span_id, Some("b=2")));
+        drop(outer);
+        assert!(!crate::current().is_valid());
     }
 }
