@@ -580,7 +580,7 @@ impl SpanBuilder {
 /// Starts a span for a callsite: parent from `parent` or the current span, sampled by the
 /// installed sampler and `sample`. With `clock` false the span's clock starts later (a future's
 /// at its first poll), so no clock read is spent now.
-#[inline]
+#[inline(always)]
 pub(crate) fn start_callsite(
     cs: &'static Callsite,
     parent: Option<SpanContext>,
@@ -606,7 +606,10 @@ pub(crate) fn start_callsite(
 // Hot path: an unsampled call costs this test and the thread-local read before it.
 #[inline(always)]
 fn unsampled_inside(ids: &Ids) -> bool {
-    ids.trace_id.is_valid() && ids.span_id.is_valid() && ids.trace_flags & FLAG_SAMPLED == 0 && pipeline::parent_based()
+    ids.trace_id.is_valid()
+        && ids.span_id.is_valid()
+        && ids.trace_flags() & FLAG_SAMPLED == 0
+        && pipeline::parent_based()
 }
 
 // Hot path: one thread-local lookup for the pipeline (ids from its generator, a record it used
@@ -621,7 +624,8 @@ fn begin(
     site: Option<&'static Callsite>,
     fill: impl FnOnce(&Shared, &mut Recording),
 ) -> Span {
-    let Ids { trace_id, span_id: parent_id, trace_flags: parent_flags, is_remote: remote, has_state } = ids;
+    let (trace_id, parent_id, parent_flags) = (ids.trace_id, ids.span_id, ids.trace_flags());
+    let (remote, has_state) = (ids.is_remote(), ids.has_state());
     let valid = trace_id.is_valid() && parent_id.is_valid();
     let parent_sampled = parent_flags & FLAG_SAMPLED != 0;
     let made = pipeline::with_thread(|thread| {

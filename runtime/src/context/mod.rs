@@ -58,9 +58,9 @@ pub fn current() -> SpanContext {
 #[allow(dead_code)]
 pub(crate) fn replace_current(ctx: SpanContext) -> SpanContext {
     let SpanContext { trace_id, span_id, trace_flags, is_remote, trace_state } = ctx;
-    let new = Ids { trace_id, span_id, trace_flags, is_remote, has_state: trace_state.is_some() };
+    let new = Ids::new(trace_id, span_id, trace_flags, is_remote, trace_state.is_some());
     let Ok(old) = IDS.try_with(|c| c.replace(new)) else { return SpanContext::NONE };
-    let old_state = if old.has_state || new.has_state { swap_state(trace_state) } else { None };
+    let old_state = if old.has_state() || new.has_state() { swap_state(trace_state) } else { None };
     old.into_context(old_state)
 }
 
@@ -68,7 +68,7 @@ pub(crate) fn replace_current(ctx: SpanContext) -> SpanContext {
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&SpanContext) -> R) -> R {
     let ids = IDS.try_with(Cell::get).unwrap_or(Ids::NONE);
-    let state = if ids.has_state {
+    let state = if ids.has_state() {
         STATE.try_with(|s| s.try_borrow().ok().and_then(|s| s.clone())).ok().flatten()
     } else {
         None
@@ -96,7 +96,7 @@ pub(crate) fn current_state() -> Option<Arc<str>> {
 pub(crate) fn swap_in(ctx: &SpanContext) -> Option<Prev> {
     let new = Ids::of(ctx);
     let ids = IDS.try_with(|c| c.replace(new)).ok()?;
-    let state = (ids.has_state || new.has_state).then(|| swap_state(ctx.trace_state.clone()));
+    let state = (ids.has_state() || new.has_state()).then(|| swap_state(ctx.trace_state.clone()));
     Some(Prev { ids, state })
 }
 
@@ -138,12 +138,12 @@ impl Drop for Entered {
 pub(crate) struct EnteredIds(Ids);
 
 impl EnteredIds {
-    /// Makes `ids` current on this thread until the result drops. `ids.has_state` must be false:
+    /// Makes `ids` current on this thread until the result drops. `ids.has_state()` must be false:
     /// the thread's `tracestate` is left as it is, and no reader looks at it meanwhile.
     // Hot path: every item of a traced iterator or stream.
     #[inline(always)]
     pub(crate) fn new(ids: Ids) -> EnteredIds {
-        debug_assert!(!ids.has_state);
+        debug_assert!(!ids.has_state());
         // Once the thread's context is gone (thread teardown) nothing is swapped either way.
         EnteredIds(IDS.try_with(|c| c.replace(ids)).unwrap_or(ids))
     }
