@@ -1,18 +1,19 @@
 //! The Redis exporter: NDJSON spans pushed to a list (one pipelined variadic `RPUSH` per batch,
 //! optionally capped with `LTRIM`) or appended to a stream (`XADD ... MAXLEN ~ N`).
 //!
-//! Batches wait in a bounded retry buffer while Redis is away; reconnects back off exponentially
-//! with jitter; when the buffer is full the oldest batches are dropped and counted in
-//! [`crate::health`]. Nothing here ever blocks or fails the application.
+//! Batches wait in a bounded retry buffer while Redis is away, reported held
+//! ([`Delivery::Held`]) and settled when sent or dropped; reconnects back off exponentially with
+//! jitter; when the buffer is full the oldest batches are dropped, counted in [`crate::health`]
+//! and given back. Nothing here ever blocks or fails the application.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::health::HealthCell;
+use super::held::Held;
 use super::retry::Backoff;
-use super::{BoxFuture, ExportError, Exporter, Settlement};
+use super::{BoxFuture, Delivery, ExportError, Exporter, Settled};
 use crate::config::ConfigError;
 use crate::span::Batch;
 
@@ -73,13 +74,9 @@ pub struct RedisExporter {
     mode: RedisMode,
     service_name: String,
     manager: Option<ConnectionManager>,
-    buffer: VecDeque<Encoded>,
-    buffered_spans: usize,
+    /// The retry buffer: the batches held while Redis is away, oldest first, encoded.
+    buffer: Held<Lines>,
     max_buffered_spans: usize,
-    evicted: Vec<Encoded>,
-    /// Fates of held batches not yet reported to the pipeline, oldest first.
-    settled: Vec<Settlement>,
-    last_held: bool,
     backoff: Backoff,
     next_attempt: Instant,
     timeout: Duration,
@@ -88,28 +85,29 @@ pub struct RedisExporter {
     tls: super::tls::TlsPem,
 }
 
-impl std::fmt::Debug for RedisExporter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisExporter")
-            .field("target", &self.target)
-            .field("key", &self.key)
-            .field("mode", &self.mode)
-            .field("buffered_spans", &self.buffered_spans)
-            .finish_non_exhaustive()
-    }
-}
-
 /// One batch as NDJSON lines: `data[ends[i-1]..ends[i]]` is line `i` (without its newline).
+/// Encoded once, so a batch waiting in the retry buffer is resent as it was.
 #[derive(Debug)]
-struct Encoded {
+struct Lines {
     data: Vec<u8>,
     ends: Vec<usize>,
-    /// Reported to the pipeline as held: its delivery or drop must be settled.
-    held: bool,
 }
 
-impl Encoded {
-    fn lines(&self) -> impl Iterator<Item = &[u8]> {
+impl Lines {
+    /// One line per span of `batch`, each naming `service_name`.
+    fn encode(batch: &Batch, service_name: &str) -> Lines {
+        let mut data = Vec::with_capacity(batch.len() * 256);
+        let mut ends = Vec::with_capacity(batch.len());
+        for span in batch.iter() {
+            span.write_json_line(service_name, &mut data);
+            data.pop();
+            ends.push(data.len());
+            data.push(b'\n');
+        }
+        Lines { data, ends }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
         let mut start = 0;
         self.ends.iter().map(move |&end| {
             let line = &self.data[start..end];
@@ -118,13 +116,39 @@ impl Encoded {
         })
     }
 
+    /// How many lines (spans).
     fn len(&self) -> usize {
         self.ends.len()
     }
 }
 
+/// The atomic pipeline that pushes `lines` to `key`: one variadic `RPUSH` (and an `LTRIM` when
+/// the list is capped), or one `XADD ... MAXLEN ~ n` per line.
+fn command(key: &str, mode: RedisMode, lines: &Lines) -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    match mode {
+        RedisMode::List { cap } => {
+            let cmd = pipe.cmd("RPUSH").arg(key);
+            for line in lines.iter() {
+                cmd.arg(line);
+            }
+            cmd.ignore();
+            if let Some(cap) = cap {
+                pipe.cmd("LTRIM").arg(key).arg(-(cap as i64)).arg(-1).ignore();
+            }
+        }
+        RedisMode::Stream { max_len } => {
+            for line in lines.iter() {
+                pipe.cmd("XADD").arg(key).arg("MAXLEN").arg("~").arg(max_len).arg("*").arg("span").arg(line).ignore();
+            }
+        }
+    }
+    pipe
+}
+
 /// The URL with any password replaced by `***`.
-pub(crate) fn redact_url(url: &str) -> String {
+fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
     let rest = &url[scheme_end..];
     let host_end = rest.find('/').unwrap_or(rest.len());
@@ -145,6 +169,17 @@ pub(crate) fn redact_url(url: &str) -> String {
 pub struct RedisUrlError {
     url: String,
     message: String,
+}
+
+impl std::fmt::Debug for RedisExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisExporter")
+            .field("target", &self.target)
+            .field("key", &self.key)
+            .field("mode", &self.mode)
+            .field("buffered_spans", &self.buffer.spans())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RedisExporter {
@@ -174,12 +209,8 @@ impl RedisExporter {
             mode: RedisMode::List { cap: None },
             service_name: "unknown_service".into(),
             manager: None,
-            buffer: VecDeque::new(),
-            buffered_spans: 0,
+            buffer: Held::default(),
             max_buffered_spans: 100_000,
-            evicted: Vec::new(),
-            settled: Vec::new(),
-            last_held: false,
             backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(5)),
             next_attempt: Instant::now(),
             timeout: Duration::from_secs(2),
@@ -219,6 +250,159 @@ impl RedisExporter {
         self
     }
 
+    /// Holds a batch in the retry buffer, dropping the oldest others while it is over its
+    /// capacity (the newest batch always stays, so the buffer is bounded by the capacity plus
+    /// one batch).
+    fn hold(&mut self, lines: Lines, batch: Batch) {
+        self.buffer.hold(lines, batch);
+        while self.buffer.spans() > self.max_buffered_spans && self.buffer.len() > 1 {
+            self.give_up_oldest();
+        }
+        self.sync_buffered();
+    }
+
+    /// Drops the oldest buffered batch and counts it; its spans go back in its settlement, for
+    /// a `Fallback` to pick up.
+    fn give_up_oldest(&mut self) {
+        if let Some(n) = self.buffer.settle_front(false) {
+            self.health.dropped(n);
+        }
+    }
+
+    fn fail(&mut self, err: &dyn std::fmt::Display) {
+        let delay = self.backoff.next_delay();
+        self.next_attempt = Instant::now() + delay;
+        self.health.failed(&format_args!("{err} (retrying in {} ms)", delay.as_millis()));
+    }
+
+    /// Whether Redis may be tried now: not backing off, and a connection (made lazily) to try.
+    fn ready(&mut self) -> bool {
+        if Instant::now() < self.next_attempt {
+            return false;
+        }
+        if self.manager.is_none() {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(self.timeout))
+                .set_response_timeout(Some(self.timeout))
+                .set_number_of_retries(1)
+                .set_min_delay(Duration::from_millis(20))
+                .set_max_delay(Duration::from_millis(500));
+            match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
+                Ok(m) => self.manager = Some(m),
+                Err(e) => {
+                    self.fail(&e);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Sends buffered batches in order; whether the buffer emptied before Redis failed or
+    /// `deadline` passed.
+    async fn drain(&mut self, deadline: Instant) -> bool {
+        if !self.ready() {
+            return false;
+        }
+        while let Some(lines) = self.buffer.front_mut() {
+            let pipe = command(&self.key, self.mode, lines);
+            if !self.send(pipe, deadline).await {
+                return false;
+            }
+            if let Some(n) = self.buffer.settle_front(true) {
+                self.health.delivered(n);
+            }
+        }
+        true
+    }
+
+    /// Runs one batch's commands; whether Redis took them before `deadline`.
+    async fn send(&mut self, pipe: redis::Pipeline, deadline: Instant) -> bool {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        let Some(manager) = self.manager.as_mut() else { return false };
+        let limit = deadline.saturating_duration_since(Instant::now()).min(self.timeout * 2);
+        match tokio::time::timeout(limit, pipe.query_async::<()>(manager)).await {
+            Ok(Ok(())) => {
+                self.backoff.reset();
+                true
+            }
+            Ok(Err(e)) => {
+                self.fail(&e);
+                false
+            }
+            Err(_) => {
+                self.fail(&format_args!("no answer within {} ms", limit.as_millis()));
+                false
+            }
+        }
+    }
+
+    fn sync_buffered(&self) {
+        let n = self.buffer.spans() as u64;
+        self.health.update(|h| h.spans_buffered = n);
+    }
+}
+
+impl Exporter for RedisExporter {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
+        Box::pin(async move {
+            let lines = Lines::encode(batch, &self.service_name);
+            let deadline = Instant::now() + self.timeout * 2;
+            // Older batches go first; this one only once they all went, else it waits behind them.
+            let delivered =
+                self.drain(deadline).await && self.send(command(&self.key, self.mode, &lines), deadline).await;
+            if delivered {
+                self.health.delivered(lines.len());
+                self.sync_buffered();
+                Ok(Delivery::Delivered)
+            } else {
+                self.hold(lines, batch.clone());
+                Ok(Delivery::Held)
+            }
+        })
+    }
+
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.next_attempt = Instant::now();
+            self.drain(Instant::now() + self.timeout * 2).await;
+            self.sync_buffered();
+            if self.buffer.is_empty() {
+                Ok(())
+            } else {
+                Err(ExportError::Unavailable {
+                    exporter: NAME,
+                    message: format!("{} spans still waiting for {}", self.buffer.spans(), self.target),
+                })
+            }
+        })
+    }
+
+    fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            let r = self.flush().await;
+            // What is still buffered now is lost: count it (a Fallback receives it).
+            while !self.buffer.is_empty() {
+                self.give_up_oldest();
+            }
+            self.sync_buffered();
+            self.manager = None;
+            r
+        })
+    }
+
+    fn take_settled(&mut self) -> Vec<Settled> {
+        self.buffer.take_settled()
+    }
+}
+
+impl RedisExporter {
     pub(crate) fn from_lookup(
         get: &dyn Fn(&str) -> Option<String>,
         service_name: &str,
@@ -233,8 +417,9 @@ impl RedisExporter {
         if let Some(k) = get("TRACEWELL_REDIS_KEY") {
             e = e.key(k.trim());
         }
+        let parse_positive = crate::export::parse_positive;
         let max_len =
-            get("TRACEWELL_REDIS_MAX_LEN").map(|v| super::parse_positive("TRACEWELL_REDIS_MAX_LEN", &v)).transpose()?;
+            get("TRACEWELL_REDIS_MAX_LEN").map(|v| parse_positive("TRACEWELL_REDIS_MAX_LEN", &v)).transpose()?;
         let stream = match get("TRACEWELL_REDIS_STREAM").map(|v| v.trim().to_ascii_lowercase()) {
             None => false,
             Some(v) if matches!(v.as_str(), "on" | "true" | "1" | "yes") => true,
@@ -253,214 +438,14 @@ impl RedisExporter {
             RedisMode::List { cap: max_len }
         });
         if let Some(v) = get("TRACEWELL_REDIS_BUFFER") {
-            e = e.buffer_capacity(super::parse_positive("TRACEWELL_REDIS_BUFFER", &v)? as usize);
+            e = e.buffer_capacity(parse_positive("TRACEWELL_REDIS_BUFFER", &v)? as usize);
         }
         #[cfg(feature = "tls")]
         {
-            let pem = super::tls::TlsPem::from_lookup(get, &[CA_VAR], &[CERT_VAR], &[KEY_VAR])?;
+            let pem = crate::export::tls::TlsPem::from_lookup(get, &[CA_VAR], &[CERT_VAR], &[KEY_VAR])?;
             e = e.with_tls(pem, if get(CA_VAR).is_some() { CA_VAR } else { CERT_VAR })?;
         }
         Ok(e)
-    }
-
-    fn encode(&self, batch: &Batch) -> Encoded {
-        let mut data = Vec::with_capacity(batch.len() * 256);
-        let mut ends = Vec::with_capacity(batch.len());
-        for span in batch.iter() {
-            span.write_json_line(&self.service_name, &mut data);
-            data.pop();
-            ends.push(data.len());
-            data.push(b'\n');
-        }
-        Encoded { data, ends, held: false }
-    }
-
-    fn command(&self, batch: &Encoded) -> redis::Pipeline {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        match self.mode {
-            RedisMode::List { cap } => {
-                let cmd = pipe.cmd("RPUSH").arg(&self.key);
-                for line in batch.lines() {
-                    cmd.arg(line);
-                }
-                cmd.ignore();
-                if let Some(cap) = cap {
-                    pipe.cmd("LTRIM").arg(&self.key).arg(-(cap as i64)).arg(-1).ignore();
-                }
-            }
-            RedisMode::Stream { max_len } => {
-                for line in batch.lines() {
-                    pipe.cmd("XADD")
-                        .arg(&self.key)
-                        .arg("MAXLEN")
-                        .arg("~")
-                        .arg(max_len)
-                        .arg("*")
-                        .arg("span")
-                        .arg(line)
-                        .ignore();
-                }
-            }
-        }
-        pipe
-    }
-
-    /// Appends a batch to the retry buffer, dropping the oldest others while it is over its
-    /// capacity (the newest batch always stays, so the buffer is bounded by the capacity plus
-    /// one batch).
-    fn push(&mut self, batch: Encoded) {
-        self.buffered_spans += batch.len();
-        self.buffer.push_back(batch);
-        while self.buffered_spans > self.max_buffered_spans && self.buffer.len() > 1 {
-            let Some(old) = self.buffer.pop_front() else { break };
-            self.give_up(old);
-        }
-        let n = self.buffered_spans as u64;
-        self.health.update(|h| h.spans_buffered = n);
-    }
-
-    /// Counts a batch as lost and keeps it until the next export, for a `Fallback` to pick up.
-    fn give_up(&mut self, batch: Encoded) {
-        self.buffered_spans -= batch.len();
-        self.health.dropped(batch.len());
-        if batch.held {
-            self.settled.push(Settlement::Dropped);
-        }
-        self.evicted.push(batch);
-    }
-
-    fn fail(&mut self, err: &dyn std::fmt::Display) {
-        let delay = self.backoff.next_delay();
-        self.next_attempt = Instant::now() + delay;
-        self.health.failed(&format_args!("{err} (retrying in {} ms)", delay.as_millis()));
-    }
-
-    /// Sends buffered batches in order until the buffer is empty, Redis fails, or `deadline`.
-    async fn drain(&mut self, deadline: Instant) {
-        if Instant::now() < self.next_attempt {
-            return;
-        }
-        if self.manager.is_none() {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(self.timeout))
-                .set_response_timeout(Some(self.timeout))
-                .set_number_of_retries(1)
-                .set_min_delay(Duration::from_millis(20))
-                .set_max_delay(Duration::from_millis(500));
-            match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
-                Ok(m) => self.manager = Some(m),
-                Err(e) => return self.fail(&e),
-            }
-        }
-        while let Some(batch) = self.buffer.front() {
-            if Instant::now() >= deadline {
-                return;
-            }
-            let pipe = self.command(batch);
-            let Some(manager) = self.manager.as_mut() else { return };
-            let limit = deadline.saturating_duration_since(Instant::now()).min(self.timeout * 2);
-            let sent = tokio::time::timeout(limit, pipe.query_async::<()>(manager)).await;
-            match sent {
-                Ok(Ok(())) => {
-                    let (n, held) = (batch.len(), batch.held);
-                    self.buffer.pop_front();
-                    self.buffered_spans -= n;
-                    if held {
-                        self.settled.push(Settlement::Delivered);
-                    }
-                    self.backoff.reset();
-                    self.health.delivered(n);
-                }
-                Ok(Err(e)) => return self.fail(&e),
-                Err(_) => {
-                    return self.fail(&format_args!("no answer within {} ms", limit.as_millis()));
-                }
-            }
-        }
-    }
-
-    fn sync_buffered(&self) {
-        let n = self.buffered_spans as u64;
-        self.health.update(|h| h.spans_buffered = n);
-    }
-}
-
-impl Exporter for RedisExporter {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
-        Box::pin(async move {
-            self.evicted.clear();
-            self.last_held = false;
-            let encoded = self.encode(batch);
-            self.push(encoded);
-            let deadline = Instant::now() + self.timeout * 2;
-            self.drain(deadline).await;
-            self.sync_buffered();
-            // Batches leave the buffer from the front, so the new one, the last, is still there
-            // exactly when the buffer did not empty: it is held, to be settled when sent or dropped.
-            if let Some(last) = self.buffer.back_mut() {
-                last.held = true;
-                self.last_held = true;
-            }
-            Ok(())
-        })
-    }
-
-    fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        Box::pin(async move {
-            self.next_attempt = Instant::now();
-            self.drain(Instant::now() + self.timeout * 2).await;
-            self.sync_buffered();
-            if self.buffer.is_empty() {
-                Ok(())
-            } else {
-                Err(ExportError::Unavailable {
-                    exporter: NAME,
-                    message: format!("{} spans still waiting for {}", self.buffered_spans, self.target),
-                })
-            }
-        })
-    }
-
-    fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        Box::pin(async move {
-            let r = self.flush().await;
-            // What is still buffered now is lost: count it (a Fallback receives it).
-            let left: Vec<Encoded> = self.buffer.drain(..).collect();
-            for b in left {
-                self.give_up(b);
-            }
-            self.sync_buffered();
-            self.manager = None;
-            r
-        })
-    }
-
-    fn last_export_held(&self) -> bool {
-        self.last_held
-    }
-
-    fn take_settled(&mut self) -> Vec<Settlement> {
-        std::mem::take(&mut self.settled)
-    }
-
-    fn take_undelivered(&mut self) -> Vec<Batch> {
-        let mut out = Vec::new();
-        for b in self.evicted.drain(..) {
-            for line in b.lines() {
-                if let Ok(p) = std::str::from_utf8(line)
-                    .map_err(|_| ())
-                    .and_then(|s| crate::SpanData::from_json_line(s).map_err(|_| ()))
-                {
-                    out.push(p.span);
-                }
-            }
-        }
-        if out.is_empty() { Vec::new() } else { vec![Batch::from_spans(&out)] }
     }
 }
 
@@ -494,7 +479,7 @@ impl RedisExporter {
     /// ```
     pub fn ca_certificate_pem(self, pem: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
         let (pem, mut tls) = (pem.into(), self.tls.clone());
-        tls.set_ca(CA_VAR, &super::tls::in_code(&pem), pem)?;
+        tls.set_ca(CA_VAR, &crate::export::tls::in_code(&pem), pem)?;
         self.with_tls(tls, CA_VAR)
     }
 
@@ -509,13 +494,13 @@ impl RedisExporter {
     /// `TRACEWELL_REDIS_URL` when the URL is not `rediss://`.
     pub fn client_identity_pem(self, cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
         let (cert, key, mut tls) = (cert.into(), key.into(), self.tls.clone());
-        let shown = (super::tls::in_code(&cert), super::tls::in_code(&key));
+        let shown = (crate::export::tls::in_code(&cert), crate::export::tls::in_code(&key));
         tls.set_identity((CERT_VAR, KEY_VAR), (&shown.0, &shown.1), cert, key)?;
         self.with_tls(tls, CERT_VAR)
     }
 
     /// Rebuilds the client with `tls` (already checked); `var` is named if the URL is not TLS.
-    fn with_tls(mut self, tls: super::tls::TlsPem, var: &'static str) -> Result<Self, ConfigError> {
+    fn with_tls(mut self, tls: crate::export::tls::TlsPem, var: &'static str) -> Result<Self, ConfigError> {
         if tls.ca.is_none() && tls.identity.is_none() {
             return Ok(self);
         }
@@ -540,6 +525,64 @@ impl RedisExporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::held::fates;
+
+    #[test]
+    fn held_batches_are_settled_once_when_evicted_or_shut_down() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut e =
+            RedisExporter::new("redis://127.0.0.1:1").unwrap().buffer_capacity(2).timeout(Duration::from_millis(50));
+        let span = crate::SpanData { trace_id: crate::TraceId(1), span_id: crate::SpanId(1), ..Default::default() };
+        let batch = Batch::from_spans(&[span.clone(), span]);
+        let held = rt.block_on(e.export(&batch)).unwrap();
+        assert_eq!(held, Delivery::Held, "nobody listens on port 1: the batch waits in the buffer");
+        assert!(e.take_settled().is_empty());
+        assert_eq!(rt.block_on(e.export(&batch)).unwrap(), Delivery::Held);
+        assert_eq!(
+            fates(&e.take_settled()),
+            ["dropped 2"],
+            "the older batch made room for the newer, spans given back"
+        );
+        assert!(rt.block_on(e.shutdown()).is_err(), "shutdown says spans were left");
+        assert_eq!(fates(&e.take_settled()), ["dropped 2"]);
+    }
+
+    #[test]
+    fn full_buffer_drops_oldest_and_counts() {
+        let mut e = RedisExporter::new("redis://127.0.0.1:1").unwrap().buffer_capacity(3);
+        let span = crate::SpanData {
+            name: "s".into(),
+            trace_id: crate::TraceId(1),
+            span_id: crate::SpanId(1),
+            ..Default::default()
+        };
+        for _ in 0..3 {
+            let batch = Batch::from_spans(&[span.clone(), span.clone()]);
+            e.hold(Lines::encode(&batch, &e.service_name), batch);
+        }
+        assert_eq!(e.buffer.spans(), 2);
+        let h = e.health.snapshot();
+        assert_eq!((h.spans_dropped, h.spans_buffered), (4, 2));
+        assert_eq!(fates(&e.take_settled()), ["dropped 2", "dropped 2"]);
+    }
+
+    #[test]
+    fn one_line_per_span_without_newlines() {
+        let span = |name: &'static str| crate::SpanData {
+            name: name.into(),
+            trace_id: crate::TraceId(1),
+            span_id: crate::SpanId(1),
+            ..Default::default()
+        };
+        let spans = [span("a"), span("b")];
+        let lines = Lines::encode(&Batch::from_spans(&spans), "svc");
+        assert_eq!(lines.len(), 2);
+        for (line, name) in lines.iter().zip(["a", "b"]) {
+            let text = std::str::from_utf8(line).unwrap();
+            assert!(!text.contains('\n'), "{text}");
+            assert_eq!(crate::SpanData::from_json_line(text).unwrap().span.name, name);
+        }
+    }
 
     #[test]
     fn passwords_are_redacted() {
@@ -557,25 +600,6 @@ mod tests {
         let err = RedisExporter::from_lookup(&get, crate::config::DEFAULT_SERVICE_NAME).unwrap_err().to_string();
         assert!(err.starts_with("TRACEWELL_REDIS_URL="), "{err}");
         assert!(!err.contains(":pw@"), "{err}");
-    }
-
-    #[test]
-    fn held_batches_are_settled_once_when_evicted_or_shut_down() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let mut e =
-            RedisExporter::new("redis://127.0.0.1:1").unwrap().buffer_capacity(2).timeout(Duration::from_millis(50));
-        let span = crate::SpanData { trace_id: crate::TraceId(1), span_id: crate::SpanId(1), ..Default::default() };
-        let batch = Batch::from_spans(&[span.clone(), span]);
-        rt.block_on(e.export(&batch)).unwrap();
-        assert!(e.last_export_held(), "nobody listens on port 1: the batch waits in the buffer");
-        assert_eq!(e.take_settled(), []);
-        rt.block_on(e.export(&batch)).unwrap();
-        assert!(e.last_export_held());
-        assert_eq!(e.take_settled(), [Settlement::Dropped], "the older batch made room for the newer");
-        assert_eq!(e.take_undelivered().iter().map(Batch::len).sum::<usize>(), 2);
-        assert!(rt.block_on(e.shutdown()).is_err(), "shutdown says spans were left");
-        assert_eq!(e.take_settled(), [Settlement::Dropped]);
-        assert_eq!(e.take_undelivered().iter().map(Batch::len).sum::<usize>(), 2);
     }
 
     #[test]
@@ -603,24 +627,5 @@ mod tests {
             let err = RedisExporter::new("rediss://h:1").unwrap().ca_certificate_pem("x").unwrap_err().to_string();
             assert!(err.starts_with("TRACEWELL_REDIS_CA_CERT=\"<1 bytes of PEM given in code>\""), "{err}");
         }
-    }
-
-    #[test]
-    fn full_buffer_drops_oldest_and_counts() {
-        let mut e = RedisExporter::new("redis://127.0.0.1:1").unwrap().buffer_capacity(3);
-        let span = crate::SpanData {
-            name: "s".into(),
-            trace_id: crate::TraceId(1),
-            span_id: crate::SpanId(1),
-            ..Default::default()
-        };
-        for _ in 0..3 {
-            let enc = e.encode(&Batch::from_spans(&[span.clone(), span.clone()]));
-            e.push(enc);
-        }
-        assert_eq!(e.buffered_spans, 2);
-        let h = e.health.snapshot();
-        assert_eq!((h.spans_dropped, h.spans_buffered), (4, 2));
-        assert_eq!(e.take_undelivered().iter().map(Batch::len).sum::<usize>(), 4);
     }
 }
