@@ -35,7 +35,7 @@ use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value as
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData as OtelSpan, SpanEvents, SpanExporter as _, SpanLinks};
-use tracewell::export::{Exporter, OtlpGrpcExporter, Settlement};
+use tracewell::export::{Exporter, OtlpGrpcExporter, Settled};
 use tracewell::{SpanData, SpanKind, Value};
 use tracewell_tests::bench_batch;
 use tracewell_tests::receiver::{CountingReceiver, RECEIVER_THREAD, Receiver};
@@ -166,7 +166,7 @@ impl Contenders {
                 self.rt.block_on(e.flush()).expect("tracewell flush");
                 let took = t.elapsed();
                 let settled = e.take_settled();
-                assert!(settled.iter().all(|s| *s == Settlement::Delivered), "{settled:?}");
+                assert!(settled.iter().all(|s| matches!(s, Settled::Delivered)), "{settled:?}");
                 took
             }
             Who::Otel => {

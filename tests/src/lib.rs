@@ -25,6 +25,18 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// How an exporter's settlements read in an assertion: `delivered`, or `dropped <spans>` (the
+/// spans given back with a dropped batch).
+pub fn fates(settled: &[tracewell::export::Settled]) -> Vec<String> {
+    settled
+        .iter()
+        .map(|s| match s {
+            tracewell::export::Settled::Delivered => "delivered".to_owned(),
+            tracewell::export::Settled::Dropped(batch) => format!("dropped {}", batch.len()),
+        })
+        .collect()
+}
+
 /// The memory exporter of this test binary's pipeline, installed on first use and kept for the
 /// binary's life (tests in one binary run in parallel and share it: find spans by unique names
 /// or trace ids).

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind as PSpanKind, status::StatusCode as PCode};
 use tracewell::Batch;
-use tracewell::export::{Exporter, OtlpGrpcExporter, Settlement};
+use tracewell::export::{Delivery, Exporter, OtlpGrpcExporter};
 use tracewell::{SpanData, SpanId, SpanKind, TraceId};
+use tracewell_tests::fates;
 use tracewell_tests::receiver::Receiver;
 
 static PIPELINE: Mutex<()> = Mutex::new(());
@@ -136,10 +137,10 @@ fn unavailable_three_times_then_ok_loses_nothing() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut e = OtlpGrpcExporter::new(&rx.endpoint()).unwrap().timeout(Duration::from_secs(20));
     let spans = batch(10);
-    rt.block_on(e.export(&Batch::from_spans(&spans))).unwrap();
-    assert!(e.last_export_held(), "the batch is in flight, settled when answered");
+    let held = rt.block_on(e.export(&Batch::from_spans(&spans))).unwrap();
+    assert_eq!(held, Delivery::Held, "the batch is in flight, settled when answered");
     rt.block_on(e.flush()).unwrap();
-    assert_eq!(e.take_settled(), [Settlement::Delivered]);
+    assert_eq!(fates(&e.take_settled()), ["delivered"]);
     assert_eq!(rx.requests(), 4);
     let got: Vec<String> = rx.spans().into_iter().map(|r| r.span.name).collect();
     assert_eq!(got, (0..10).map(|i| format!("s{i}")).collect::<Vec<_>>());
@@ -155,7 +156,7 @@ fn partial_success_is_counted() {
     let mut e = OtlpGrpcExporter::new(&rx.endpoint()).unwrap();
     rt.block_on(e.export(&Batch::from_spans(&batch(5)))).unwrap();
     rt.block_on(e.flush()).unwrap();
-    assert_eq!(e.take_settled(), [Settlement::Delivered], "a partial success is a delivery");
+    assert_eq!(fates(&e.take_settled()), ["delivered"], "a partial success is a delivery");
     let h = tracewell::health().into_iter().find(|h| h.target == rx.endpoint()).unwrap();
     assert_eq!(h.spans_rejected, 2);
 }
@@ -171,7 +172,6 @@ fn unreachable_backend_gives_up_within_its_timeout_and_counts() {
     let err = rt.block_on(e.export(&Batch::from_spans(&batch(3)))).unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert!(err.to_string().starts_with("otlp-grpc: cannot reach backend"), "{err}");
-    assert!(!e.last_export_held());
     let h = tracewell::health().into_iter().find(|h| h.target == endpoint).unwrap();
     assert_eq!((h.spans_dropped, h.connected), (3, false));
     assert!(h.last_error.is_some());
@@ -180,16 +180,13 @@ fn unreachable_backend_gives_up_within_its_timeout_and_counts() {
     // In flight (the default): the exports return at once, and the batches settle as dropped
     // within the timeout, the spans given back for a fallback.
     let mut e = OtlpGrpcExporter::new(&endpoint).unwrap().timeout(Duration::from_millis(700));
-    e.keep_undelivered();
     let t = Instant::now();
-    rt.block_on(e.export(&Batch::from_spans(&batch(3)))).unwrap();
-    rt.block_on(e.export(&Batch::from_spans(&batch(2)))).unwrap();
-    assert!(e.last_export_held());
+    assert_eq!(rt.block_on(e.export(&Batch::from_spans(&batch(3)))).unwrap(), Delivery::Held);
+    assert_eq!(rt.block_on(e.export(&Batch::from_spans(&batch(2)))).unwrap(), Delivery::Held);
     assert!(t.elapsed() < Duration::from_millis(500), "the exports did not wait: {:?}", t.elapsed());
     rt.block_on(e.flush()).unwrap();
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
-    assert_eq!(e.take_settled(), [Settlement::Dropped, Settlement::Dropped]);
-    assert_eq!(e.take_undelivered().iter().map(Batch::len).sum::<usize>(), 5);
+    assert_eq!(fates(&e.take_settled()), ["dropped 3", "dropped 2"]);
     let h = tracewell::health().into_iter().find(|h| h.target == endpoint).unwrap();
     assert_eq!((h.spans_dropped, h.connected), (5, false), "the first exporter's entry left with it");
 }

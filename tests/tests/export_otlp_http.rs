@@ -9,8 +9,9 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind as PSpanKind;
 use tracewell::Batch;
-use tracewell::export::{Exporter, OtlpHttpExporter, Settlement};
+use tracewell::export::{Delivery, Exporter, OtlpHttpExporter};
 use tracewell::{SpanData, SpanId, SpanKind, TraceId};
+use tracewell_tests::fates;
 use tracewell_tests::receiver::Receiver;
 
 static PIPELINE: Mutex<()> = Mutex::new(());
@@ -80,10 +81,10 @@ fn service_unavailable_three_times_then_ok_loses_nothing() {
             ..Default::default()
         })
         .collect();
-    rt.block_on(e.export(&Batch::from_spans(&batch))).unwrap();
-    assert!(e.last_export_held(), "the batch is in flight, settled when answered");
+    let held = rt.block_on(e.export(&Batch::from_spans(&batch))).unwrap();
+    assert_eq!(held, Delivery::Held, "the batch is in flight, settled when answered");
     rt.block_on(e.flush()).unwrap();
-    assert_eq!(e.take_settled(), [Settlement::Delivered]);
+    assert_eq!(fates(&e.take_settled()), ["delivered"]);
     assert_eq!(rx.requests(), 4);
     assert_eq!(rx.span_count(), 20);
     let h = tracewell::health().into_iter().find(|h| h.target.starts_with(&rx.endpoint())).unwrap();
@@ -108,13 +109,11 @@ fn client_errors_drop_the_batch_and_count_it() {
     assert_eq!(rx.requests(), 1);
     assert_eq!(health().spans_dropped, 1);
     drop(e);
-    // In flight (the default): the batch settles as dropped, its spans given back if asked.
+    // In flight (the default): the batch settles as dropped, its spans given back.
     let mut e = OtlpHttpExporter::new(&format!("{}/wrong", rx.endpoint())).unwrap();
-    e.keep_undelivered();
     rt.block_on(e.export(&Batch::from_spans(&[SpanData::default(), SpanData::default()]))).unwrap();
     rt.block_on(e.flush()).unwrap();
-    assert_eq!(e.take_settled(), [Settlement::Dropped]);
-    assert_eq!(e.take_undelivered().iter().map(Batch::len).sum::<usize>(), 2);
+    assert_eq!(fates(&e.take_settled()), ["dropped 2"]);
     assert_eq!(rx.requests(), 2, "not retried");
     let h = health();
     assert_eq!(h.spans_dropped, 2);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tracewell::Batch;
 use tracewell::Value;
-use tracewell::export::{BoxFuture, ExportError, Exporter};
+use tracewell::export::{BoxFuture, Delivery, ExportError, Exporter};
 
 #[derive(Debug)]
 struct Count {
@@ -19,14 +19,14 @@ impl Exporter for Count {
     fn name(&self) -> &'static str {
         "count"
     }
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         self.spans.fetch_add(batch.len() as u64, Ordering::Relaxed);
         let ok = batch
             .iter()
             .filter(|s| s.name() == "leaf" && s.parent_span_id().is_valid() && s.input("i").is_some())
             .count();
         self.parents_ok.fetch_add(ok as u64, Ordering::Relaxed);
-        Box::pin(std::future::ready(Ok(())))
+        Box::pin(std::future::ready(Ok(Delivery::Delivered)))
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tracewell::Batch;
-use tracewell::export::{BoxFuture, ExportError, Exporter};
+use tracewell::export::{BoxFuture, Delivery, ExportError, Exporter};
 
 /// An exporter that takes 20 ms per batch: far slower than the spans arrive.
 #[derive(Debug)]
@@ -15,13 +15,13 @@ impl Exporter for Slow {
     fn name(&self) -> &'static str {
         "slow"
     }
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         let n = batch.len() as u64;
         let seen = self.0.clone();
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
             seen.fetch_add(n, Ordering::Relaxed);
-            Ok(())
+            Ok(Delivery::Delivered)
         })
     }
 }

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use tracewell::Batch;
-use tracewell::export::{BoxFuture, ExportError, Exporter, MemoryExporter};
+use tracewell::export::{BoxFuture, Delivery, ExportError, Exporter, MemoryExporter};
 
 #[derive(Debug)]
 struct Panics;
@@ -14,7 +14,7 @@ impl Exporter for Panics {
     fn name(&self) -> &'static str {
         "panics"
     }
-    fn export<'a>(&'a mut self, _batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, _batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         panic!("exporter bug");
     }
 }
@@ -26,7 +26,7 @@ impl Exporter for PanicsWhilePolled {
     fn name(&self) -> &'static str {
         "panics-later"
     }
-    fn export<'a>(&'a mut self, _batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, _batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         Box::pin(async { panic!("exporter bug inside its future") })
     }
 }
@@ -38,7 +38,7 @@ impl Exporter for Fails {
     fn name(&self) -> &'static str {
         "fails"
     }
-    fn export<'a>(&'a mut self, _batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, _batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         Box::pin(async { Err(ExportError::Unavailable { exporter: "fails", message: "connection refused".into() }) })
     }
 }
@@ -50,7 +50,7 @@ impl Exporter for Hangs {
     fn name(&self) -> &'static str {
         "hangs"
     }
-    fn export<'a>(&'a mut self, _batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, _batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         Box::pin(std::future::pending())
     }
 }

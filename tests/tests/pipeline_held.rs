@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tracewell::Batch;
 use tracewell::Stats;
-use tracewell::export::{BoxFuture, ExportError, Exporter, MemoryExporter, Settlement};
+use tracewell::export::{BoxFuture, Delivery, ExportError, Exporter, MemoryExporter, Settled};
 
 /// One pipeline per process at a time.
 static PIPELINE: Mutex<()> = Mutex::new(());
@@ -19,12 +19,19 @@ struct Holder(Arc<Mutex<HolderState>>);
 
 #[derive(Debug, Default)]
 struct HolderState {
-    held: VecDeque<usize>,
-    settle_as: Option<Settlement>,
+    held: VecDeque<Batch>,
+    settle_as: Option<Fate>,
+}
+
+/// How a `Holder` settles what it holds.
+#[derive(Clone, Copy, Debug)]
+enum Fate {
+    Delivered,
+    Dropped,
 }
 
 impl Holder {
-    fn settle_as(&self, how: Settlement) {
+    fn settle_as(&self, how: Fate) {
         self.0.lock().unwrap().settle_as = Some(how);
     }
 }
@@ -34,19 +41,16 @@ impl Exporter for Holder {
         "holder"
     }
 
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
-        self.0.lock().unwrap().held.push_back(batch.len());
-        Box::pin(async { Ok(()) })
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
+        self.0.lock().unwrap().held.push_back(batch.clone());
+        Box::pin(async { Ok(Delivery::Held) })
     }
 
-    fn last_export_held(&self) -> bool {
-        true
-    }
-
-    fn take_settled(&mut self) -> Vec<Settlement> {
+    fn take_settled(&mut self) -> Vec<Settled> {
         let mut s = self.0.lock().unwrap();
         match s.settle_as {
-            Some(how) => s.held.drain(..).map(|_| how).collect(),
+            Some(Fate::Delivered) => s.held.drain(..).map(|_| Settled::Delivered).collect(),
+            Some(Fate::Dropped) => s.held.drain(..).map(Settled::Dropped).collect(),
             None => Vec::new(),
         }
     }
@@ -78,7 +82,7 @@ fn held_spans_are_in_flight_until_delivered() {
     produce(200);
     let s = settled_stats();
     assert_eq!((s.submitted, s.exported, s.held, s.in_flight), (200, 0, 200, 200), "{s:?}");
-    holder.settle_as(Settlement::Delivered);
+    holder.settle_as(Fate::Delivered);
     let s = settled_stats();
     assert_eq!((s.exported, s.held, s.in_flight, s.dropped_export_failed), (200, 0, 0, 0), "{s:?}");
     drop(guard);
@@ -91,7 +95,7 @@ fn held_spans_given_up_count_as_failed() {
     let guard = builder().exporter(holder.clone()).install().unwrap();
     produce(150);
     assert_eq!(settled_stats().held, 150);
-    holder.settle_as(Settlement::Dropped);
+    holder.settle_as(Fate::Dropped);
     let s = settled_stats();
     assert_eq!((s.exported, s.held, s.in_flight, s.dropped_export_failed), (0, 0, 0, 150), "{s:?}");
     drop(guard);
@@ -106,7 +110,7 @@ fn a_span_another_exporter_delivered_is_exported_whatever_the_holder_does() {
     produce(100);
     let s = settled_stats();
     assert_eq!((s.exported, s.held), (100, 0), "{s:?}");
-    holder.settle_as(Settlement::Dropped);
+    holder.settle_as(Fate::Dropped);
     let s = settled_stats();
     assert_eq!((s.exported, s.held, s.dropped_export_failed), (100, 0, 0), "{s:?}");
     assert_eq!(mem.spans().len(), 100);
@@ -120,14 +124,14 @@ fn with_two_holders_one_delivery_is_enough_and_both_must_give_up_to_fail() {
     let guard = builder().exporter(a.clone()).exporter(b.clone()).install().unwrap();
     produce(100);
     assert_eq!(settled_stats().held, 100);
-    a.settle_as(Settlement::Dropped);
+    a.settle_as(Fate::Dropped);
     let s = settled_stats();
     assert_eq!((s.exported, s.held, s.dropped_export_failed), (0, 100, 0), "one holder still has them: {s:?}");
-    b.settle_as(Settlement::Delivered);
+    b.settle_as(Fate::Delivered);
     let s = settled_stats();
     assert_eq!((s.exported, s.held, s.dropped_export_failed), (100, 0, 0), "{s:?}");
 
-    b.settle_as(Settlement::Dropped);
+    b.settle_as(Fate::Dropped);
     produce(60);
     let s = settled_stats();
     assert_eq!((s.exported, s.held, s.dropped_export_failed), (100, 0, 60), "both gave up at once: {s:?}");

@@ -2,14 +2,16 @@
 
 use std::collections::VecDeque;
 
-use super::{BoxFuture, ExportError, Exporter, Settlement};
+use super::held::Held;
+use super::{BoxFuture, Delivery, ExportError, Exporter, Settled};
 use crate::span::Batch;
 
 /// Sends every batch to `primary`; what it cannot deliver after its own retries (a failed
-/// export, or spans it evicted from its retry buffer, see [`Exporter::take_undelivered`]) goes
-/// to `fallback`, so a backend outage loses nothing that fits on disk.
+/// export, or a held batch it settles as [`Settled::Dropped`], evicted from its retry buffer)
+/// goes to `fallback`, so a backend outage loses nothing that fits on disk.
 ///
-/// The export succeeds when every span reached one of the two.
+/// The export succeeds when every span reached one of the two; it is held while either holds
+/// the batch.
 ///
 /// # Examples
 ///
@@ -18,7 +20,7 @@ use crate::span::Batch;
 /// # #[derive(Debug)] struct Down;
 /// # impl tracewell::export::Exporter for Down {
 /// #     fn name(&self) -> &'static str { "down" }
-/// #     fn export<'a>(&'a mut self, _: &'a tracewell::span::Batch) -> tracewell::export::BoxFuture<'a, Result<(), tracewell::export::ExportError>> {
+/// #     fn export<'a>(&'a mut self, _: &'a tracewell::span::Batch) -> tracewell::export::BoxFuture<'a, Result<tracewell::export::Delivery, tracewell::export::ExportError>> {
 /// #         Box::pin(async { Err(tracewell::export::ExportError::Unavailable { exporter: "down", message: "no route".into() }) })
 /// #     }
 /// # }
@@ -37,8 +39,7 @@ pub struct Fallback<P, F> {
 
 impl<P: Exporter, F: Exporter> Fallback<P, F> {
     /// Wraps `primary` so what it cannot deliver goes to `fallback`.
-    pub fn new(mut primary: P, fallback: F) -> Self {
-        primary.keep_undelivered();
+    pub fn new(primary: P, fallback: F) -> Self {
         Fallback { primary, fallback, ledger: Ledger::default() }
     }
 
@@ -52,90 +53,80 @@ impl<P: Exporter, F: Exporter> Fallback<P, F> {
         &self.fallback
     }
 
-    /// Reads what the primary settled since the last call.
+    /// Reads what the primary settled since the last call; what it gave up on waits to be sent
+    /// to the fallback (an export, a flush or shutdown, which may wait for it).
     fn collect_primary(&mut self) {
         for how in self.primary.take_settled() {
-            match (how, self.ledger.primary.pop_front()) {
-                (Settlement::Delivered, Some(id)) => self.ledger.resolve(id, Settlement::Delivered),
-                (Settlement::Dropped, Some(id)) => self.ledger.rescue.push(id),
-                (_, None) => {}
+            let Some(id) = self.ledger.primary.pop_front() else { continue };
+            match how {
+                Settled::Delivered => self.ledger.resolve(id, true),
+                Settled::Dropped(batch) => self.ledger.rescue.push((id, batch)),
             }
         }
     }
 
-    /// Sends what the primary gave up on to the fallback.
+    /// Sends what the primary gave up on to the fallback, oldest first.
     async fn rescue(&mut self) {
         self.collect_primary();
-        let ids = std::mem::take(&mut self.ledger.rescue);
-        let evicted = Batch::concat(&self.primary.take_undelivered());
-        if evicted.is_empty() {
-            for id in ids {
-                self.ledger.resolve(id, Settlement::Dropped);
+        for (id, batch) in std::mem::take(&mut self.ledger.rescue) {
+            if batch.is_empty() {
+                // The primary gave nothing back to send on.
+                self.ledger.resolve(id, false);
+                continue;
             }
-            return;
+            match self.fallback.export(&batch).await {
+                Ok(Delivery::Delivered) => self.ledger.resolve(id, true),
+                Ok(Delivery::Held) => self.ledger.fallback.push_back(id),
+                Err(_) => self.ledger.resolve(id, false),
+            }
         }
-        let sent = self.fallback.export(&evicted).await;
-        self.ledger.after_fallback(sent.is_ok(), self.fallback.last_export_held(), ids);
     }
 
     fn collect_fallback(&mut self) {
         for how in self.fallback.take_settled() {
-            if let Some(ids) = self.ledger.fallback.pop_front() {
-                for id in ids {
-                    self.ledger.resolve(id, how);
-                }
+            if let Some(id) = self.ledger.fallback.pop_front() {
+                self.ledger.resolve(id, matches!(how, Settled::Delivered));
             }
         }
     }
 }
 
 /// Batches this wrapper reported as held, and who holds each: the primary (its retry buffer) or
-/// the fallback. Settlements come back from both in their own order; they are reported on in the
+/// the fallback. Settlements come back from both in their own order; they are reported in the
 /// order the batches were held.
 #[derive(Debug, Default)]
 struct Ledger {
-    /// Fates of held batches `base..`, `None` while unknown.
-    fates: VecDeque<Option<Settlement>>,
+    /// The held batches, oldest first, each with its fate once known (`Some(true)`: delivered).
+    held: Held<Option<bool>>,
+    /// The id of the oldest batch in `held`; ids count held batches from 0.
     base: u64,
     /// Ids the primary holds, oldest first.
     primary: VecDeque<u64>,
-    /// For each batch the fallback holds, oldest first, the ids it stands for.
-    fallback: VecDeque<Vec<u64>>,
-    /// Ids the primary gave up on, to be sent to the fallback at the next export or flush.
-    rescue: Vec<u64>,
-    last_held: bool,
+    /// Ids the fallback holds, oldest first.
+    fallback: VecDeque<u64>,
+    /// Batches the primary gave up on, with their ids, to be sent to the fallback.
+    rescue: Vec<(u64, Batch)>,
 }
 
 impl Ledger {
-    fn hold(&mut self) -> u64 {
-        self.fates.push_back(None);
-        self.last_held = true;
-        self.base + self.fates.len() as u64 - 1
+    fn hold(&mut self, batch: &Batch) -> u64 {
+        self.held.hold(None, batch.clone());
+        self.base + self.held.len() as u64 - 1
     }
 
-    fn resolve(&mut self, id: u64, how: Settlement) {
-        if let Some(slot) = id.checked_sub(self.base).and_then(|i| self.fates.get_mut(i as usize)) {
-            slot.get_or_insert(how);
+    fn resolve(&mut self, id: u64, delivered: bool) {
+        if let Some(fate) = id.checked_sub(self.base).and_then(|i| self.held.get_mut(i as usize)) {
+            fate.get_or_insert(delivered);
         }
     }
 
-    /// Records how a fallback export standing in for `ids` went.
-    fn after_fallback(&mut self, ok: bool, held: bool, ids: Vec<u64>) {
-        match (ok, held) {
-            (true, true) => self.fallback.push_back(ids),
-            (true, false) => ids.into_iter().for_each(|id| self.resolve(id, Settlement::Delivered)),
-            (false, _) => ids.into_iter().for_each(|id| self.resolve(id, Settlement::Dropped)),
-        }
-    }
-
-    fn take_settled(&mut self) -> Vec<Settlement> {
-        let mut out = Vec::new();
-        while let Some(Some(how)) = self.fates.front() {
-            out.push(*how);
-            self.fates.pop_front();
+    /// Settles the oldest batches whose fate is known, up to the first that is not.
+    fn take_settled(&mut self) -> Vec<Settled> {
+        while let Some(&mut Some(delivered)) = self.held.front_mut() {
+            self.held.settle_front(delivered);
             self.base += 1;
         }
-        out
+        self.held.take_settled()
     }
 
     /// At shutdown: whatever is still unknown is lost.
@@ -143,8 +134,10 @@ impl Ledger {
         self.primary.clear();
         self.fallback.clear();
         self.rescue.clear();
-        for slot in &mut self.fates {
-            slot.get_or_insert(Settlement::Dropped);
+        for i in 0..self.held.len() {
+            if let Some(fate) = self.held.get_mut(i) {
+                fate.get_or_insert(false);
+            }
         }
     }
 }
@@ -154,52 +147,44 @@ impl<P: Exporter, F: Exporter> Exporter for Fallback<P, F> {
         self.primary.name()
     }
 
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         Box::pin(async move {
-            self.ledger.last_held = false;
-            let primary = self.primary.export(batch).await;
-            let primary_held = primary.is_ok() && self.primary.last_export_held();
-            self.rescue().await;
-            let mut result = Ok(());
-            match primary {
-                Ok(()) if primary_held => {
-                    let id = self.ledger.hold();
+            // Entered in the ledger before anything is collected, in case its settlement
+            // comes at once.
+            let primary = match self.primary.export(batch).await {
+                Ok(Delivery::Held) => {
+                    let id = self.ledger.hold(batch);
                     self.ledger.primary.push_back(id);
+                    Ok(Delivery::Held)
                 }
-                Ok(()) => {}
+                other => other,
+            };
+            // Older batches the primary gave up on reach the fallback before this one.
+            self.rescue().await;
+            let result = match primary {
                 Err(e) => {
                     crate::diag::log_error(format_args!("{e}; sending {} spans to the fallback", batch.len()));
                     match self.fallback.export(batch).await {
-                        Ok(()) if self.fallback.last_export_held() => {
-                            let id = self.ledger.hold();
-                            self.ledger.fallback.push_back(vec![id]);
+                        Ok(Delivery::Held) => {
+                            let id = self.ledger.hold(batch);
+                            self.ledger.fallback.push_back(id);
+                            Ok(Delivery::Held)
                         }
-                        Ok(()) => {}
-                        Err(_) => result = Err(e),
+                        Ok(Delivery::Delivered) => Ok(Delivery::Delivered),
+                        Err(_) => Err(e),
                     }
                 }
-            }
+                done => done,
+            };
             self.collect_fallback();
             result
         })
     }
 
-    fn last_export_held(&self) -> bool {
-        self.ledger.last_held
-    }
-
-    fn take_settled(&mut self) -> Vec<Settlement> {
+    fn take_settled(&mut self) -> Vec<Settled> {
         self.collect_primary();
         self.collect_fallback();
         self.ledger.take_settled()
-    }
-
-    fn take_undelivered(&mut self) -> Vec<Batch> {
-        self.fallback.take_undelivered()
-    }
-
-    fn keep_undelivered(&mut self) {
-        self.fallback.keep_undelivered();
     }
 
     fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
@@ -227,14 +212,13 @@ impl<P: Exporter, F: Exporter> Exporter for Fallback<P, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::held::fates;
 
-    /// An exporter that answers each export as scripted and settles or evicts when told.
+    /// An exporter that answers each export as scripted (`ok`, `held`) and settles when told.
     #[derive(Debug, Default)]
     struct Scripted {
         answers: VecDeque<(bool, bool)>,
-        last_held: bool,
-        settle: Vec<Settlement>,
-        evicted: Vec<Batch>,
+        settle: Vec<Settled>,
         got: usize,
     }
 
@@ -242,22 +226,19 @@ mod tests {
         fn name(&self) -> &'static str {
             "scripted"
         }
-        fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+        fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
             let (ok, held) = self.answers.pop_front().unwrap_or((true, false));
-            self.last_held = held;
             self.got += batch.len();
             Box::pin(async move {
-                if ok { Ok(()) } else { Err(ExportError::Unavailable { exporter: "scripted", message: "down".into() }) }
+                match (ok, held) {
+                    (true, true) => Ok(Delivery::Held),
+                    (true, false) => Ok(Delivery::Delivered),
+                    (false, _) => Err(ExportError::Unavailable { exporter: "scripted", message: "down".into() }),
+                }
             })
         }
-        fn last_export_held(&self) -> bool {
-            self.last_held
-        }
-        fn take_settled(&mut self) -> Vec<Settlement> {
+        fn take_settled(&mut self) -> Vec<Settled> {
             std::mem::take(&mut self.settle)
-        }
-        fn take_undelivered(&mut self) -> Vec<Batch> {
-            std::mem::take(&mut self.evicted)
         }
     }
 
@@ -272,16 +253,14 @@ mod tests {
         let batch = Batch::from_spans(&vec![crate::SpanData::default(); 3]);
         let mut held = Vec::new();
         for _ in 0..3 {
-            run(f.export(&batch)).unwrap();
-            held.push(f.last_export_held());
+            held.push(run(f.export(&batch)).unwrap() == Delivery::Held);
         }
         assert_eq!(held, [true, false, true], "the failed batch went to the fallback, which delivered it");
         assert_eq!(f.fallback.got, 3);
-        f.primary.settle = vec![Settlement::Dropped, Settlement::Delivered];
-        f.primary.evicted = vec![batch.clone()];
+        f.primary.settle = vec![Settled::Dropped(batch.clone()), Settled::Delivered];
         run(f.flush()).unwrap();
         assert_eq!(f.fallback.got, 6, "the evicted batch went to the fallback");
-        assert_eq!(f.take_settled(), [Settlement::Delivered, Settlement::Delivered]);
+        assert_eq!(fates(&f.take_settled()), ["delivered", "delivered"]);
     }
 
     #[test]
@@ -290,15 +269,13 @@ mod tests {
         let fallback = Scripted { answers: [(true, true)].into(), ..Default::default() };
         let mut f = Fallback::new(primary, fallback);
         let batch = Batch::from_spans(&vec![crate::SpanData::default(); 2]);
-        run(f.export(&batch)).unwrap();
-        assert!(f.last_export_held(), "the fallback holds the first batch");
-        run(f.export(&batch)).unwrap();
-        assert!(f.last_export_held(), "the primary holds the second");
-        f.primary.settle = vec![Settlement::Delivered];
-        assert_eq!(f.take_settled(), [], "the older batch is not settled yet");
-        f.fallback.settle = vec![Settlement::Dropped];
-        assert_eq!(f.take_settled(), [Settlement::Dropped, Settlement::Delivered]);
-        assert_eq!(f.take_settled(), []);
+        assert_eq!(run(f.export(&batch)).unwrap(), Delivery::Held, "the fallback holds the first batch");
+        assert_eq!(run(f.export(&batch)).unwrap(), Delivery::Held, "the primary holds the second");
+        f.primary.settle = vec![Settled::Delivered];
+        assert!(f.take_settled().is_empty(), "the older batch is not settled yet");
+        f.fallback.settle = vec![Settled::Dropped(batch.clone())];
+        assert_eq!(fates(&f.take_settled()), ["dropped 2", "delivered"]);
+        assert!(f.take_settled().is_empty());
     }
 
     #[test]
@@ -309,6 +286,6 @@ mod tests {
         run(f.export(&batch)).unwrap();
         run(f.export(&batch)).unwrap();
         run(f.shutdown()).unwrap();
-        assert_eq!(f.take_settled(), [Settlement::Dropped, Settlement::Dropped]);
+        assert_eq!(fates(&f.take_settled()), ["dropped 1", "dropped 1"]);
     }
 }

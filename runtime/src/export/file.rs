@@ -11,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::health::HealthCell;
-use super::{BoxFuture, ExportError, Exporter};
+use super::{BoxFuture, Delivery, ExportError, Exporter};
 use crate::config::ConfigError;
 use crate::span::Batch;
 
@@ -191,7 +191,7 @@ impl Exporter for FileExporter {
         NAME
     }
 
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         Box::pin(async move {
             let mut buf = std::mem::take(&mut self.buf);
             buf.clear();
@@ -229,7 +229,7 @@ impl Exporter for FileExporter {
                     self.health.dropped(batch.len());
                 }
             }
-            result
+            result.map(|()| Delivery::Delivered)
         })
     }
 

@@ -114,6 +114,7 @@ impl HealthCell {
     }
 
     /// Records that the exporter gave up on `spans` spans because of `err`, and returns `err`.
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http", feature = "zipkin"))]
     pub(crate) fn gave_up(&self, err: super::ExportError, spans: usize) -> super::ExportError {
         self.failed(&err);
         self.dropped(spans);

@@ -4,8 +4,8 @@
 //! trip: a collector 20 ms away takes at most one batch per 20 ms, whatever its capacity, and a
 //! local one spends the time it decodes a batch with the exporter idle. [`InFlight`] instead
 //! starts each request as a task on a small runtime of its own thread, reports the batch held
-//! (see [`Exporter::last_export_held`](super::Exporter::last_export_held)) and settles it when
-//! the answer comes, oldest first. At most `limit` requests are in flight; the next export waits
+//! ([`Delivery::Held`]) and settles it when the answer comes, oldest first, in the shared ledger
+//! of held batches ([`Held`]). At most `limit` requests are in flight; the next export waits
 //! for the oldest one, so memory stays bounded (`limit` encoded requests) and a slow backend
 //! slows the worker down, which then drops and counts spans at the rings as it would for any
 //! slow exporter.
@@ -16,13 +16,13 @@
 //! With a limit of 1 nothing is held and no thread is started: each export sends its batch and
 //! waits for the answer.
 
-use std::collections::VecDeque;
 use std::future::Future;
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-use super::{ExportError, Settlement};
+use super::held::Held;
+use super::{Delivery, ExportError, Settled};
 use crate::span::Batch;
 
 /// Requests in flight per exporter unless configured (`TRACEWELL_OTLP_MAX_IN_FLIGHT`,
@@ -57,41 +57,25 @@ pub(crate) struct InFlight {
     io: Option<IoThread>,
     /// The I/O thread could not be started; exports wait for their answers instead.
     io_failed: bool,
-    pending: VecDeque<Pending>,
-    settled: Vec<Settlement>,
-    /// Batches that failed, kept only after [`InFlight::keep_spans`].
-    undelivered: Vec<Batch>,
-    keep_spans: bool,
-    last_held: bool,
+    /// The batches in flight, each with its request's result, sent by its task before it wakes
+    /// the caller.
+    pending: Held<oneshot::Receiver<Result<(), ExportError>>>,
 }
 
 impl std::fmt::Debug for InFlight {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InFlight").field("limit", &self.limit).field("in_flight", &self.pending.len()).finish()
+        f.debug_struct("InFlight")
+            .field("limit", &self.limit)
+            .field("in_flight", &self.pending.len())
+            .field("spans", &self.pending.spans())
+            .finish()
     }
-}
-
-struct Pending {
-    /// The request's result, sent by its task before it wakes the caller.
-    answer: oneshot::Receiver<Result<(), ExportError>>,
-    spans: usize,
-    kept: Option<Batch>,
 }
 
 impl InFlight {
     /// At most `limit` (at least 1) requests of the exporter `name` in flight.
     pub(crate) fn new(name: &'static str, limit: usize) -> InFlight {
-        InFlight {
-            name,
-            limit: limit.max(1),
-            io: None,
-            io_failed: false,
-            pending: VecDeque::new(),
-            settled: Vec::new(),
-            undelivered: Vec::new(),
-            keep_spans: false,
-            last_held: false,
-        }
+        InFlight { name, limit: limit.max(1), io: None, io_failed: false, pending: Held::default() }
     }
 
     /// The runtime the requests run on, started on first use; `None` when each export waits for
@@ -117,28 +101,20 @@ impl InFlight {
         self.io.as_ref().map(|io| io.handle.clone())
     }
 
-    /// From now on, keeps the spans of each batch in flight, so that those of a batch that fails
-    /// can be given back through [`InFlight::take_undelivered`] (a `Fallback` sends them on).
-    pub(crate) fn keep_spans(&mut self) {
-        self.keep_spans = true;
-    }
-
     /// Sends `batch` through `request`: in flight, when a runtime is running (waiting first for
     /// the oldest request if `limit` are in flight), or here, waiting for the answer.
     ///
     /// # Errors
     ///
     /// The request's own error, when it ran here.
-    pub(crate) async fn send<F>(&mut self, batch: &Batch, request: F) -> Result<(), ExportError>
+    pub(crate) async fn send<F>(&mut self, batch: &Batch, request: F) -> Result<Delivery, ExportError>
     where
         F: Future<Output = Result<(), ExportError>> + Send + 'static,
     {
-        self.last_held = false;
-        let Some(rt) = self.runtime() else { return request.await };
+        let Some(rt) = self.runtime() else { return request.await.map(|()| Delivery::Delivered) };
         while self.pending.len() >= self.limit {
             self.settle_oldest().await;
         }
-        let kept = self.keep_spans.then(|| batch.clone());
         // The caller is the batch worker, which may be parked until its next interval: the
         // result goes out first, then the worker is woken to settle the batch, so `stats()`
         // shows it exported (or dropped) at once. A task that panics or is cancelled drops its
@@ -149,14 +125,9 @@ impl InFlight {
             let _ = tx.send(request.await);
             caller.unpark();
         });
-        self.pending.push_back(Pending { answer, spans: batch.len(), kept });
-        self.last_held = true;
-        Ok(())
-    }
-
-    /// Whether the last [`InFlight::send`] left its batch in flight.
-    pub(crate) fn last_held(&self) -> bool {
-        self.last_held
+        // The batch is kept (shared, not copied) to be given back should the request fail.
+        self.pending.hold(answer, batch.clone());
+        Ok(Delivery::Held)
     }
 
     /// Waits for every request in flight to finish.
@@ -174,88 +145,40 @@ impl InFlight {
 
     /// What became of the batches in flight that finished since the last call, oldest first;
     /// stops at the oldest one still in flight.
-    pub(crate) fn take_settled(&mut self) -> Vec<Settlement> {
-        while let Some(front) = self.pending.front_mut() {
-            match front.answer.try_recv() {
+    pub(crate) fn take_settled(&mut self) -> Vec<Settled> {
+        while let Some(answer) = self.pending.front_mut() {
+            match answer.try_recv() {
                 Ok(result) => self.record(Some(result)),
                 Err(oneshot::error::TryRecvError::Empty) => break,
                 Err(oneshot::error::TryRecvError::Closed) => self.record(None),
             }
         }
-        std::mem::take(&mut self.settled)
-    }
-
-    /// The spans of failed batches, when kept (see [`InFlight::keep_spans`]).
-    pub(crate) fn take_undelivered(&mut self) -> Vec<Batch> {
-        std::mem::take(&mut self.undelivered)
+        self.pending.take_settled()
     }
 
     /// Waits for the oldest request. It leaves the queue only once finished, so a wait that is
     /// cancelled (the worker's own export timeout) loses nothing.
     async fn settle_oldest(&mut self) {
-        let Some(front) = self.pending.front_mut() else { return };
-        let result = (&mut front.answer).await.ok();
+        let Some(answer) = self.pending.front_mut() else { return };
+        let result = answer.await.ok();
         self.record(result);
     }
 
     /// Settles the oldest request with its result, `None` when its task ended without one.
     fn record(&mut self, result: Option<Result<(), ExportError>>) {
-        let Some(p) = self.pending.pop_front() else { return };
         let error = match result {
             Some(Ok(())) => {
-                self.settled.push(Settlement::Delivered);
+                self.pending.settle_front(true);
                 return;
             }
             Some(Err(e)) => e.to_string(),
             None => format!("{}: the request ended without an answer (it panicked or was cancelled)", self.name),
         };
-        crate::diag::log_error(format_args!("export of {} spans failed: {error}", p.spans));
-        self.settled.push(Settlement::Dropped);
-        if let Some(batch) = p.kept {
-            self.undelivered.push(batch);
+        if let Some(spans) = self.pending.settle_front(false) {
+            crate::diag::log_error(format_args!("export of {spans} spans failed: {error}"));
         }
     }
 }
-
-/// The [`Exporter`](super::Exporter) methods of an exporter that sends through its `in_flight`
-/// field ([`InFlight`]) and drops its `client` at shutdown: `flush` waits for every answer,
-/// `shutdown` too and then stops the I/O thread, and the held / settled / undelivered protocol
-/// is the in-flight requests'.
-macro_rules! in_flight_methods {
-    () => {
-        fn flush(&mut self) -> $crate::export::BoxFuture<'_, Result<(), $crate::export::ExportError>> {
-            Box::pin(async move {
-                self.in_flight.finish_all().await;
-                Ok(())
-            })
-        }
-
-        fn shutdown(&mut self) -> $crate::export::BoxFuture<'_, Result<(), $crate::export::ExportError>> {
-            Box::pin(async move {
-                self.in_flight.shutdown().await;
-                self.client = None;
-                Ok(())
-            })
-        }
-
-        fn last_export_held(&self) -> bool {
-            self.in_flight.last_held()
-        }
-
-        fn take_settled(&mut self) -> Vec<$crate::export::Settlement> {
-            self.in_flight.take_settled()
-        }
-
-        fn take_undelivered(&mut self) -> Vec<$crate::span::Batch> {
-            self.in_flight.take_undelivered()
-        }
-
-        fn keep_undelivered(&mut self) {
-            self.in_flight.keep_spans();
-        }
-    };
-}
-pub(crate) use in_flight_methods;
 
 /// A current-thread runtime on a thread of its own, running until dropped.
 #[derive(Debug)]
@@ -298,6 +221,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::export::held::fates;
 
     fn spans(n: usize) -> Batch {
         let spans: Vec<_> =
@@ -315,7 +239,7 @@ mod tests {
         (tx, async move { if rx.await.unwrap_or(false) { Ok(()) } else { Err(failure()) } })
     }
 
-    fn wait_settled(f: &mut InFlight, n: usize) -> Vec<Settlement> {
+    fn wait_settled(f: &mut InFlight, n: usize) -> Vec<Settled> {
         let mut out = Vec::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while out.len() < n && std::time::Instant::now() < deadline {
@@ -329,25 +253,24 @@ mod tests {
     fn settles_in_the_order_held_whatever_order_answers_come_in() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut f = InFlight::new("test", 4);
-        f.keep_spans();
         let (a, ra) = gated();
         let (b, rb) = gated();
         let (c, rc) = gated();
         for (req, n) in [(ra, 1), (rb, 2), (rc, 3)] {
-            rt.block_on(f.send(&spans(n), req)).unwrap();
-            assert!(f.last_held());
+            assert_eq!(rt.block_on(f.send(&spans(n), req)).unwrap(), Delivery::Held);
         }
         // The newest answers first and fails; the oldest is still out: nothing settles.
         c.send(false).unwrap();
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(f.take_settled(), []);
+        assert!(f.take_settled().is_empty());
         b.send(true).unwrap();
         a.send(true).unwrap();
-        assert_eq!(wait_settled(&mut f, 3), [Settlement::Delivered, Settlement::Delivered, Settlement::Dropped]);
-        let back = f.take_undelivered();
-        let names: Vec<String> = back.iter().flat_map(|b| b.iter().map(|s| s.name().to_owned())).collect();
+        let settled = wait_settled(&mut f, 3);
+        assert_eq!(fates(&settled), ["delivered", "delivered", "dropped 3"]);
+        let Settled::Dropped(back) = &settled[2] else { unreachable!() };
+        let names: Vec<String> = back.iter().map(|s| s.name().to_owned()).collect();
         assert_eq!(names, ["s0", "s1", "s2"]);
-        assert!(f.take_undelivered().is_empty());
+        assert!(f.take_settled().is_empty());
     }
 
     #[test]
@@ -367,9 +290,8 @@ mod tests {
             .unwrap();
         }
         rt.block_on(f.finish_all());
-        assert_eq!(f.take_settled(), [Settlement::Delivered; 10]);
+        assert_eq!(fates(&f.take_settled()), ["delivered"; 10]);
         assert_eq!(most.load(Ordering::SeqCst), 2, "two ran together, never three");
-        assert!(f.take_undelivered().is_empty(), "spans are only kept when asked");
     }
 
     #[test]
@@ -387,7 +309,7 @@ mod tests {
         assert!(waited.is_err(), "the send waited for room");
         a.send(true).unwrap();
         b.send(false).unwrap();
-        assert_eq!(wait_settled(&mut f, 2), [Settlement::Delivered, Settlement::Dropped]);
+        assert_eq!(fates(&wait_settled(&mut f, 2)), ["delivered", "dropped 1"]);
     }
 
     #[test]
@@ -396,16 +318,14 @@ mod tests {
         let mut f = InFlight::new("test", 1);
         assert!(f.runtime().is_none(), "no thread for one request at a time");
         assert!(rt.block_on(f.send(&spans(1), async { Err(failure()) })).is_err());
-        assert!(!f.last_held());
-        rt.block_on(f.send(&spans(1), async { Ok(()) })).unwrap();
-        assert_eq!(f.take_settled(), []);
+        assert_eq!(rt.block_on(f.send(&spans(1), async { Ok(()) })).unwrap(), Delivery::Delivered);
+        assert!(f.take_settled().is_empty());
     }
 
     #[test]
     fn a_request_that_panics_settles_as_dropped() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut f = InFlight::new("test", 2);
-        f.keep_spans();
         rt.block_on(f.send(&spans(3), async {
             if true {
                 panic!("a bug in the request");
@@ -415,8 +335,7 @@ mod tests {
         .unwrap();
         rt.block_on(f.send(&spans(1), async { Ok(()) })).unwrap();
         rt.block_on(f.finish_all());
-        assert_eq!(f.take_settled(), [Settlement::Dropped, Settlement::Delivered]);
-        assert_eq!(f.take_undelivered().iter().map(Batch::len).sum::<usize>(), 3);
+        assert_eq!(fates(&f.take_settled()), ["dropped 3", "delivered"]);
     }
 
     #[test]
@@ -431,7 +350,7 @@ mod tests {
             .unwrap();
         }
         rt.block_on(f.shutdown());
-        assert_eq!(f.take_settled(), [Settlement::Delivered; 3]);
+        assert_eq!(fates(&f.take_settled()), ["delivered"; 3]);
         assert!(f.io.is_none());
     }
 }

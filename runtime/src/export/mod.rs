@@ -2,23 +2,29 @@
 //!
 //! # The contract
 //!
+//! An exporter encodes and sends; everything else (batching, timing, counting) is the batch
+//! worker's.
+//!
 //! - The batch worker calls an exporter from its own thread, inside its own small tokio runtime;
 //!   calls are never concurrent (`&mut self`), so an exporter needs no locking of its own.
 //! - `export` receives a batch by reference and must finish in bounded time: the worker also
 //!   wraps every call in `OTEL_BSP_EXPORT_TIMEOUT`, and a call that runs over counts as failed.
-//! - An exporter owns its retries and reconnects; an `Err` means the batch is lost *for this
-//!   exporter* and is counted. A panic inside an exporter is caught, counted and logged; it never
-//!   reaches the user's program.
+//! - An exporter owns its retries and reconnects. What `export` returns says what became of the
+//!   batch: [`Delivery::Delivered`], the backend has it; `Err`, it is lost *for this exporter* and
+//!   counted; [`Delivery::Held`], the exporter keeps it for a later attempt (a retry buffer while
+//!   its backend is away) or its request is still in flight (OTLP, Zipkin). A panic inside an
+//!   exporter is caught, counted and logged; it never reaches the user's program.
+//! - Each held batch is settled exactly once, oldest first, at the latest by `shutdown`:
+//!   [`Exporter::take_settled`] reports it [`Settled::Delivered`], or [`Settled::Dropped`] with
+//!   its spans, so a [`Fallback`] can send them on. Until then the pipeline counts those spans as
+//!   held, not exported ([`crate::Stats::held`]). An exporter that never holds keeps the default
+//!   (nothing to settle).
 //! - `flush` is called by [`crate::flush`], `shutdown` once when the pipeline stops.
-//! - An exporter that keeps a batch for a later attempt (a retry buffer while its backend is
-//!   away), or whose request for it is still in flight (OTLP, Zipkin), returns `Ok`, says
-//!   so in [`Exporter::last_export_held`], and later reports the batch delivered or dropped
-//!   through [`Exporter::take_settled`], in the order it held them. Until then the pipeline
-//!   counts those spans as held, not exported ([`crate::Stats::held`]).
 
 mod fallback;
 mod file;
 mod health;
+mod held;
 #[cfg(any(feature = "otlp-http", feature = "zipkin"))]
 mod httpc;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http", feature = "zipkin"))]
@@ -114,16 +120,16 @@ pub enum ExportError {
 ///
 /// ```
 /// use std::sync::{Arc, atomic::{AtomicU64, Ordering}};
-/// use tracewell::export::{BoxFuture, ExportError, Exporter};
+/// use tracewell::export::{BoxFuture, Delivery, ExportError, Exporter};
 /// use tracewell::span::Batch;
 ///
 /// #[derive(Debug)]
 /// struct Count(Arc<AtomicU64>);
 /// impl Exporter for Count {
 ///     fn name(&self) -> &'static str { "count" }
-///     fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+///     fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
 ///         self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-///         Box::pin(async { Ok(()) })
+///         Box::pin(async { Ok(Delivery::Delivered) })
 ///     }
 /// }
 ///
@@ -138,14 +144,18 @@ pub trait Exporter: Send + std::fmt::Debug + 'static {
     /// A short name for logs, stats and health (`"memory"`, `"otlp-grpc"`, ...).
     fn name(&self) -> &'static str;
 
-    /// Sends one batch. Must finish in bounded time. The spans are compact records read in
-    /// place ([`crate::span::SpanRef`]); [`Batch::to_vec`] gives owned [`crate::SpanData`] where
-    /// that is simpler. A [`Batch`] is cheap to clone, to keep for a retry.
+    /// Encodes and sends one batch. Must finish in bounded time. The spans are compact records
+    /// read in place ([`crate::span::SpanRef`]); [`Batch::to_vec`] gives owned
+    /// [`crate::SpanData`] where that is simpler. A [`Batch`] is cheap to clone, to keep for a
+    /// retry.
+    ///
+    /// Returns [`Delivery::Delivered`] when the backend has the batch, [`Delivery::Held`] when
+    /// the exporter keeps it to settle later through [`Exporter::take_settled`].
     ///
     /// # Errors
     ///
     /// [`ExportError`] when the batch could not be delivered after the exporter's own retries.
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>>;
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>>;
 
     /// Pushes out anything buffered.
     ///
@@ -156,46 +166,39 @@ pub trait Exporter: Send + std::fmt::Debug + 'static {
         Box::pin(async { Ok(()) })
     }
 
-    /// Releases connections and files; called once at shutdown after the last export.
+    /// Releases connections and files; called once at shutdown after the last export. Settles
+    /// every batch still held.
     fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
         Box::pin(async { Ok(()) })
     }
 
-    /// Spans this exporter gave up on since the last call although its `export` returned `Ok`
-    /// (for example evicted from a full retry buffer). A [`Fallback`] wrapper sends them to its
-    /// fallback; exporters without a buffer keep the default (nothing).
-    fn take_undelivered(&mut self) -> Vec<Batch> {
-        Vec::new()
-    }
-
-    /// Asks the exporter to keep what it needs to give the spans of a held batch back through
-    /// [`Exporter::take_undelivered`] should it give up on it. [`Fallback::new`] calls it on its
-    /// primary. An exporter that can give them back anyway, or never holds, keeps the default
-    /// (nothing to do).
-    fn keep_undelivered(&mut self) {}
-
-    /// Whether the batch of the last `export` call, which returned `Ok`, is held for a later
-    /// attempt rather than delivered. The default, `false`, means an `Ok` export is a delivery.
-    fn last_export_held(&self) -> bool {
-        false
-    }
-
-    /// The batches this exporter held (see [`Exporter::last_export_held`]) whose fate became
-    /// known since the last call, oldest first. Each held batch is settled exactly once, at the
-    /// latest by `shutdown`.
-    fn take_settled(&mut self) -> Vec<Settlement> {
+    /// What became of held batches ([`Delivery::Held`]) since the last call, oldest first. Each
+    /// held batch is settled exactly once, at the latest by `shutdown`. The default, nothing,
+    /// suits an exporter that never holds.
+    fn take_settled(&mut self) -> Vec<Settled> {
         Vec::new()
     }
 }
 
-/// What became of a batch an exporter held for a later attempt.
+/// What became of the batch an [`Exporter::export`] call was given, when the call succeeded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Settlement {
+pub enum Delivery {
+    /// The backend has it.
+    Delivered,
+    /// The exporter keeps it for a later attempt, or waits for the backend's answer; it reports
+    /// the outcome through [`Exporter::take_settled`].
+    Held,
+}
+
+/// What became of a batch an exporter held ([`Delivery::Held`]).
+#[derive(Clone, Debug)]
+pub enum Settled {
     /// The backend has it now.
     Delivered,
-    /// The exporter gave up on it: its retry buffer overflowed or it shut down first. The spans
-    /// are offered through [`Exporter::take_undelivered`].
-    Dropped,
+    /// The exporter gave up on it: its retry buffer overflowed, the backend refused it, or it
+    /// shut down first. The spans come back (a [`Fallback`] sends them on); the [`Batch`] owns
+    /// its records and takes no room in the span buffer.
+    Dropped(Batch),
 }
 
 /// Discards every span (`OTEL_TRACES_EXPORTER=none`).
@@ -207,8 +210,8 @@ impl Exporter for NullExporter {
         "none"
     }
 
-    fn export<'a>(&'a mut self, _batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
-        Box::pin(std::future::ready(Ok(())))
+    fn export<'a>(&'a mut self, _batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
+        Box::pin(std::future::ready(Ok(Delivery::Delivered)))
     }
 }
 

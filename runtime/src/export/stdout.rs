@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{BoxFuture, ExportError, Exporter};
+use super::{BoxFuture, Delivery, ExportError, Exporter};
 pub use crate::config::StdoutFormat;
 use crate::span::{Batch, SpanData, StatusCode};
 
@@ -110,7 +110,7 @@ impl Exporter for StdoutExporter {
         "stdout"
     }
 
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         self.buf.clear();
         for span in batch.iter() {
             match self.format {
@@ -124,6 +124,7 @@ impl Exporter for StdoutExporter {
         let res = std::io::stdout()
             .lock()
             .write_all(&self.buf)
+            .map(|()| Delivery::Delivered)
             .map_err(|source| ExportError::Io { exporter: "stdout", source });
         Box::pin(std::future::ready(res))
     }

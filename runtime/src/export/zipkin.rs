@@ -9,7 +9,7 @@ use super::health::HealthCell;
 use super::httpc;
 use super::inflight::{self, InFlight};
 use super::retry::{Attempt, send_with_retries};
-use super::{BoxFuture, ExportError, Exporter};
+use super::{BoxFuture, Delivery, ExportError, Exporter, Settled};
 use crate::config::ConfigError;
 use crate::span::{Batch, SpanData, SpanKind, StatusCode, Value};
 
@@ -271,7 +271,7 @@ impl Exporter for ZipkinExporter {
         NAME
     }
 
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         Box::pin(async move {
             // Checked when built.
             let uri: hyper::Uri = match self.endpoint.parse() {
@@ -302,7 +302,24 @@ impl Exporter for ZipkinExporter {
         })
     }
 
-    super::inflight::in_flight_methods!();
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.in_flight.finish_all().await;
+            Ok(())
+        })
+    }
+
+    fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.in_flight.shutdown().await;
+            self.client = None;
+            Ok(())
+        })
+    }
+
+    fn take_settled(&mut self) -> Vec<Settled> {
+        self.in_flight.take_settled()
+    }
 }
 
 /// One batch's `POST` with its retries, owning all it needs so it can run in flight.

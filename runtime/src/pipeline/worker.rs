@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use super::{Control, Counters, Shared};
 use crate::diag::log_error;
-use crate::export::{ExportError, Exporter, Settlement};
+use crate::export::{Delivery, ExportError, Exporter, Settled};
 use crate::span::Batch;
 use crate::span::record::BatchBuilder;
 
@@ -148,19 +148,19 @@ struct HeldBatch {
 }
 
 impl HeldBatch {
-    fn settle(&self, how: Settlement, counters: &Counters) {
+    /// Records that one holder delivered the batch or gave up on it.
+    fn settle(&self, delivered: bool, counters: &Counters) {
         if self.counted.get() {
             return;
         }
-        let to = match how {
-            Settlement::Delivered => &counters.exported,
-            Settlement::Dropped => {
-                self.holders.set(self.holders.get().saturating_sub(1));
-                if self.holders.get() > 0 {
-                    return;
-                }
-                &counters.dropped_export_failed
+        let to = if delivered {
+            &counters.exported
+        } else {
+            self.holders.set(self.holders.get().saturating_sub(1));
+            if self.holders.get() > 0 {
+                return;
             }
+            &counters.dropped_export_failed
         };
         self.counted.set(true);
         // Out of `held` and into its final counter; `stats()` reads the final counters first.
@@ -236,8 +236,8 @@ impl Worker {
         let mut holders = Vec::new();
         for (i, res) in results.into_iter().enumerate() {
             match res {
-                Ok(()) if exporters[i].last_export_held() => holders.push(i),
-                Ok(()) => delivered = true,
+                Ok(Delivery::Held) => holders.push(i),
+                Ok(Delivery::Delivered) => delivered = true,
                 Err(err) => {
                     counters.export_errors.fetch_add(1, Ordering::Relaxed);
                     log_error(format_args!("export of {n} spans failed: {err}"));
@@ -273,9 +273,11 @@ impl Worker {
     /// Collects what the exporters report about batches they held.
     fn settle(&mut self, exporters: &mut [Box<dyn Exporter>]) {
         for (e, ledger) in exporters.iter_mut().zip(&mut self.held) {
+            // A dropped batch's spans are the exporter's to hand on (a `Fallback` does); here
+            // only the count matters.
             for how in e.take_settled() {
                 match ledger.pop_front() {
-                    Some(batch) => batch.settle(how, &self.shared.counters),
+                    Some(batch) => batch.settle(matches!(how, Settled::Delivered), &self.shared.counters),
                     None => log_error(format_args!(
                         "exporter {} settled a batch it never held; ignored (see Exporter::take_settled)",
                         e.name()
@@ -291,7 +293,7 @@ impl Worker {
         for ledger in &mut self.held {
             for batch in ledger.drain(..) {
                 batch.holders.set(1);
-                batch.settle(Settlement::Dropped, &self.shared.counters);
+                batch.settle(false, &self.shared.counters);
             }
         }
     }
@@ -313,11 +315,11 @@ impl Worker {
 }
 
 /// Runs an exporter future with a time limit, turning panics into errors.
-async fn call(
+async fn call<T>(
     name: &'static str,
     timeout: std::time::Duration,
-    fut: Pin<Box<dyn Future<Output = Result<(), ExportError>> + Send + '_>>,
-) -> Result<(), ExportError> {
+    fut: Pin<Box<dyn Future<Output = Result<T, ExportError>> + Send + '_>>,
+) -> Result<T, ExportError> {
     match tokio::time::timeout(timeout, CatchUnwind(fut)).await {
         Ok(Ok(r)) => r,
         Ok(Err(message)) => Err(ExportError::Panicked { exporter: name, message }),

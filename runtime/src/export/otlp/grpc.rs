@@ -14,7 +14,7 @@ use super::wire::RequestEncoder;
 use super::{Attempt, Settings, proto, send_with_retries};
 use crate::export::health::HealthCell;
 use crate::export::inflight::InFlight;
-use crate::export::{BoxFuture, ExportError, Exporter};
+use crate::export::{BoxFuture, Delivery, ExportError, Exporter, Settled};
 use crate::span::Batch;
 
 const NAME: &str = "otlp-grpc";
@@ -217,7 +217,7 @@ impl Exporter for OtlpGrpcExporter {
         NAME
     }
 
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         Box::pin(async move {
             // Built inside the runtime the requests run on, where tonic spawns its connection.
             let io = self.in_flight.runtime();
@@ -239,7 +239,24 @@ impl Exporter for OtlpGrpcExporter {
         })
     }
 
-    crate::export::inflight::in_flight_methods!();
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.in_flight.finish_all().await;
+            Ok(())
+        })
+    }
+
+    fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.in_flight.shutdown().await;
+            self.client = None;
+            Ok(())
+        })
+    }
+
+    fn take_settled(&mut self) -> Vec<Settled> {
+        self.in_flight.take_settled()
+    }
 }
 
 /// One batch's `Export` call with its retries, owning all it needs so it can run in flight.

@@ -11,7 +11,7 @@ use super::{Attempt, Settings, proto, send_with_retries};
 use crate::export::health::HealthCell;
 use crate::export::httpc;
 use crate::export::inflight::InFlight;
-use crate::export::{BoxFuture, ExportError, Exporter};
+use crate::export::{BoxFuture, Delivery, ExportError, Exporter, Settled};
 use crate::span::Batch;
 
 const NAME: &str = "otlp-http";
@@ -112,7 +112,7 @@ impl Exporter for OtlpHttpExporter {
         NAME
     }
 
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<(), ExportError>> {
+    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<Delivery, ExportError>> {
         Box::pin(async move {
             let uri: hyper::Uri = match self.settings.endpoint.parse() {
                 Ok(u) => u,
@@ -162,7 +162,24 @@ impl Exporter for OtlpHttpExporter {
         })
     }
 
-    crate::export::inflight::in_flight_methods!();
+    fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.in_flight.finish_all().await;
+            Ok(())
+        })
+    }
+
+    fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.in_flight.shutdown().await;
+            self.client = None;
+            Ok(())
+        })
+    }
+
+    fn take_settled(&mut self) -> Vec<Settled> {
+        self.in_flight.take_settled()
+    }
 }
 
 /// One batch's `POST` with its retries, owning all it needs so it can run in flight.

@@ -16,13 +16,13 @@
 //!            tracestate
 //! ```
 //!
-//! A span made by `#[traced]` names its function by callsite number (see [`Callsite`](crate::Callsite)), so its
-//! name, module path, kind, label, branch and argument names are not copied; its inputs are
-//! then values only, in argument order. Values are tagged words: null, booleans and integers
-//! that fit in 32 bits take one word, other numbers two, text a header and its bytes packed
-//! eight to a word; lists and maps carry their length in words so a reader can skip them. A
-//! `#[traced] fn add(a: u64, b: u64) -> u64` span is 12 words, 96 bytes, against about 600 for
-//! a [`SpanData`].
+//! A span made by `#[traced]` names its function by callsite number (see
+//! [`Callsite`](super::Callsite)), so its name, module path, kind, label, branch and argument names
+//! are not copied; its inputs are then values only, in argument order. Values are tagged words:
+//! null, booleans and integers that fit in 32 bits take one word, other numbers two, text a header
+//! and its bytes packed eight to a word; lists and maps carry their length in words so a reader can
+//! skip them. A `#[traced] fn add(a: u64, b: u64) -> u64` span is 12 words, 96 bytes, against about
+//! 600 for a [`SpanData`].
 //!
 //! An open span keeps its captured values already encoded (see `open.rs`), so the calling thread
 //! ends it by writing a header and copying words into its chunk (see `crate::pipeline`); the batch
