@@ -19,7 +19,7 @@ use super::{Control, Counters, Shared};
 use crate::diag::log_error;
 use crate::export::{Delivery, ExportError, Exporter, Settled};
 use crate::span::Batch;
-use crate::span::record::BatchBuilder;
+use crate::span::record::{BatchBuilder, Buffers};
 
 pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, control: mpsc::Receiver<Control>) {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -29,8 +29,12 @@ pub(super) fn run(shared: Arc<Shared>, mut exporters: Vec<Box<dyn Exporter>>, co
             return run_without_runtime(&shared, &control);
         }
     };
-    let mut w =
-        Worker { shared, pending: BatchBuilder::default(), held: exporters.iter().map(|_| VecDeque::new()).collect() };
+    let mut w = Worker {
+        shared,
+        pending: BatchBuilder::default(),
+        spare: Vec::new(),
+        held: exporters.iter().map(|_| VecDeque::new()).collect(),
+    };
     let delay = w.shared.config.scheduled_delay;
     let mut deadline = Instant::now();
     loop {
@@ -130,10 +134,17 @@ fn run_without_runtime(shared: &Shared, control: &mpsc::Receiver<Control>) {
     }
 }
 
+/// Exported batches whose memory the worker keeps for the next ones.
+const SPARE_BATCHES: usize = 4;
+
 struct Worker {
     shared: Arc<Shared>,
     /// Records taken but not exported yet (fewer than a batch, between intervals).
     pending: BatchBuilder,
+    /// The memory of exported batches no exporter kept, to build the next ones in: written
+    /// again while still in cache, and never grown again (a new batch's first writes were
+    /// half of the worker's time).
+    spare: Vec<Buffers>,
     /// Per exporter (same index), the batches it held and has not settled yet, oldest first.
     held: Vec<VecDeque<Rc<HeldBatch>>>,
 }
@@ -185,7 +196,7 @@ impl Worker {
             c.take(&mut self.pending);
             self.shared.budget.recycle(c);
             while self.pending.spans() >= max {
-                let batch = self.pending.take_front(max);
+                let batch = self.pending.take_front(max, self.spare.pop().unwrap_or_default());
                 self.export(rt, exporters, batch);
             }
         }
@@ -198,21 +209,22 @@ impl Worker {
                 c.take(&mut self.pending);
             }
             while self.pending.spans() >= max {
-                let batch = self.pending.take_front(max);
+                let batch = self.pending.take_front(max, self.spare.pop().unwrap_or_default());
                 self.export(rt, exporters, batch);
             }
         }
         if self.pending.spans() > 0 {
-            let batch = std::mem::take(&mut self.pending).finish();
+            let spare = self.spare.pop().unwrap_or_default();
+            let batch = std::mem::replace(&mut self.pending, BatchBuilder::reusing(spare)).finish();
             self.export(rt, exporters, batch);
         }
     }
 
-    fn export(&mut self, rt: &tokio::runtime::Runtime, exporters: &mut [Box<dyn Exporter>], batch: Batch) {
-        let n = batch.len() as u64;
+    fn export(&mut self, rt: &tokio::runtime::Runtime, exporters: &mut [Box<dyn Exporter>], owned: Batch) {
+        let n = owned.len() as u64;
         let timeout = self.shared.config.export_timeout;
         let counters = &self.shared.counters;
-        let batch = &batch;
+        let batch = &owned;
         // Exporters run concurrently on the batch, so a slow one delays the others by nothing.
         let results = rt.block_on(async {
             let calls = exporters.iter_mut().map(|e| {
@@ -268,6 +280,11 @@ impl Worker {
             spans.fetch_add(n as i64, Ordering::Relaxed);
         }
         self.settle(exporters);
+        if self.spare.len() < SPARE_BATCHES
+            && let Some(buffers) = owned.into_buffers()
+        {
+            self.spare.push(buffers);
+        }
     }
 
     /// Collects what the exporters report about batches they held.

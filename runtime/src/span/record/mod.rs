@@ -201,6 +201,21 @@ impl<'a> IntoIterator for &'a Batch {
     }
 }
 
+/// The memory of a batch that is no longer used, kept to build the next one in.
+#[derive(Default)]
+pub(crate) struct Buffers {
+    words: Vec<u64>,
+    bounds: Vec<u32>,
+}
+
+impl Batch {
+    /// This batch's memory, when nothing else shares the batch any more (an exporter that
+    /// holds it keeps it alive instead).
+    pub(crate) fn into_buffers(self) -> Option<Buffers> {
+        Arc::into_inner(self.inner).map(|i| Buffers { words: i.words, bounds: i.bounds })
+    }
+}
+
 /// Collects records into a [`Batch`].
 #[derive(Default)]
 pub(crate) struct BatchBuilder {
@@ -258,21 +273,29 @@ impl BatchBuilder {
         Batch { inner: Arc::new(Inner { words: self.words, bounds: self.bounds, sites }) }
     }
 
-    /// The first `n` spans as a batch; the rest stay.
-    pub(crate) fn take_front(&mut self, n: usize) -> Batch {
+    /// The first `n` spans as a batch; the rest stay, moved into `spare` (the buffers of an
+    /// earlier batch, still in cache and large enough) rather than into new memory.
+    pub(crate) fn take_front(&mut self, n: usize, spare: Buffers) -> Batch {
         if n >= self.spans() {
-            return std::mem::take(self).finish();
+            return std::mem::replace(self, BatchBuilder::reusing(spare)).finish();
         }
         let end = self.bounds[n];
-        let rest_words = self.words.split_off(end as usize);
-        let rest_bounds = self.bounds[n..].iter().map(|b| b - end).collect();
+        let Buffers { mut words, mut bounds } = spare;
+        words.clear();
+        words.extend_from_slice(&self.words[end as usize..]);
+        bounds.clear();
+        bounds.extend(self.bounds[n..].iter().map(|b| b - end));
+        self.words.truncate(end as usize);
         self.bounds.truncate(n + 1);
-        let front = BatchBuilder {
-            words: std::mem::replace(&mut self.words, rest_words),
-            bounds: std::mem::take(&mut self.bounds),
-        };
-        self.bounds = rest_bounds;
-        front.finish()
+        std::mem::replace(self, BatchBuilder { words, bounds }).finish()
+    }
+
+    /// An empty builder writing into `spare`.
+    pub(crate) fn reusing(spare: Buffers) -> BatchBuilder {
+        let Buffers { mut words, mut bounds } = spare;
+        words.clear();
+        bounds.clear();
+        BatchBuilder { words, bounds }
     }
 
     /// Spans collected so far (records closed).

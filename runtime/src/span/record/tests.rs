@@ -149,3 +149,34 @@ fn builders_read_whole_records_only() {
     let batch = b.finish();
     assert_eq!(batch.iter().map(|s| s.thread_id()).collect::<Vec<_>>(), [1, 1, 2]);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 8 } else { 200 }))]
+
+    /// The worker cuts batches off its pending records into reused memory: the front batch and
+    /// what stays are the same spans, in order, whatever the reused buffers held before.
+    #[test]
+    fn a_batch_cut_into_reused_memory_keeps_every_span(
+        batch in proptest::collection::vec(spans(), 1..6),
+        cut in 0usize..7,
+        junk in proptest::collection::vec(spans(), 0..3),
+    ) {
+        let all = Batch::from_spans(&batch);
+        let mut pending = BatchBuilder::default();
+        prop_assert_eq!(pending.push_records(&all.inner.words), batch.len());
+        let spare = Batch::from_spans(&junk).into_buffers().expect("nothing else holds it");
+        let front = pending.take_front(cut, spare);
+        let rest = pending.take_front(usize::MAX, Buffers::default());
+        let n = cut.min(batch.len());
+        prop_assert!(same(&front.to_vec(), &batch[..n]));
+        prop_assert!(same(&rest.to_vec(), &batch[n..]));
+    }
+}
+
+#[test]
+fn only_a_batch_nobody_else_holds_gives_its_memory_back() {
+    let b = one(&mut recording());
+    let kept = b.clone();
+    assert!(b.into_buffers().is_none(), "an exporter still holds a clone");
+    assert!(kept.into_buffers().is_some());
+}
