@@ -4,7 +4,7 @@
 //! `cargo build --release -p tracewell --example hotpath &&
 //!  valgrind --tool=callgrind target/release/examples/hotpath sampled 100000`
 //!
-//! Modes: `sampled` and `unsampled` (N calls of `add`), `iter` and `stream` (one traced call
+//! Modes: `sampled` and `unsampled` (N calls of `add`), `macro` (N calls of `#[traced] add`), `iter` and `stream` (one traced call
 //! yielding N items). The difference of two runs with different N is the cost per call or item.
 
 use std::hint::black_box;
@@ -24,6 +24,12 @@ fn add(a: u64, b: u64) -> u64 {
     let out = black_box(a) + black_box(b);
     span.__output(|_| Value::U64(out));
     out
+}
+
+#[tracewell::traced]
+#[inline(never)]
+fn traced_add(a: u64, b: u64) -> u64 {
+    black_box(a) + black_box(b)
 }
 
 #[tracewell::traced]
@@ -65,6 +71,12 @@ fn main() {
         }
         "stream" => {
             black_box(sum_stream(number_stream(n)));
+        }
+        // The same function with `#[traced]` instead of written out.
+        "macro" => {
+            for i in 0..n {
+                black_box(traced_add(i, 1));
+            }
         }
         _ => {
             for i in 0..n {
