@@ -22,7 +22,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use super::held::Held;
-use super::{Delivery, ExportError, Settled};
+use super::{BoxFuture, Delivery, ExportError, Settled};
 use crate::span::Batch;
 
 /// Requests in flight per exporter unless configured (`TRACEWELL_OTLP_MAX_IN_FLIGHT`,
@@ -141,6 +141,23 @@ impl InFlight {
     pub(crate) async fn shutdown(&mut self) {
         self.finish_all().await;
         self.io = None;
+    }
+
+    /// `Exporter::flush` of an exporter that sends through this: every answer is in.
+    pub(crate) fn flush_all(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.finish_all().await;
+            Ok(())
+        })
+    }
+
+    /// `Exporter::shutdown` of an exporter that sends through this: every answer is in, then
+    /// the I/O thread stops.
+    pub(crate) fn close(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
+        Box::pin(async move {
+            self.shutdown().await;
+            Ok(())
+        })
     }
 
     /// What became of the batches in flight that finished since the last call, oldest first;

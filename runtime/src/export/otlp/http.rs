@@ -163,18 +163,13 @@ impl Exporter for OtlpHttpExporter {
     }
 
     fn flush(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        Box::pin(async move {
-            self.in_flight.finish_all().await;
-            Ok(())
-        })
+        self.in_flight.flush_all()
     }
 
+    // The requests in flight own clones of the client: letting go of ours cuts none short.
     fn shutdown(&mut self) -> BoxFuture<'_, Result<(), ExportError>> {
-        Box::pin(async move {
-            self.in_flight.shutdown().await;
-            self.client = None;
-            Ok(())
-        })
+        self.client = None;
+        self.in_flight.close()
     }
 
     fn take_settled(&mut self) -> Vec<Settled> {
