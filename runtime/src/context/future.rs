@@ -7,7 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::Entered;
-use super::handle::{Span, span as build_span};
+use super::handle::Span;
+use super::start::span as build_span;
 use crate::clock;
 use crate::span::Key;
 

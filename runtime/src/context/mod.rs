@@ -11,6 +11,7 @@ mod handle;
 mod panic;
 pub(crate) mod pending;
 mod spawn;
+mod start;
 mod stream;
 
 use std::cell::{Cell, RefCell};
@@ -20,10 +21,11 @@ pub use crate::sampler::{Sampler, SamplerError};
 pub use crate::span::Callsite;
 pub use crate::span::{FLAG_RANDOM, FLAG_SAMPLED, RemoteContext, SpanContext};
 pub use future::{FutureExt, Instrumented, OutputHook, in_span};
-pub(crate) use handle::start_callsite;
-pub use handle::{IntoParent, Span, SpanBuilder, SpanGuard, span};
+pub use handle::{Span, SpanGuard};
 pub(crate) use panic::install_hook as install_panic_hook;
 pub use spawn::{CurrentSpanExt, spawn, spawn_local};
+pub(crate) use start::start_callsite;
+pub use start::{IntoParent, SpanBuilder, span};
 pub use stream::{
     CurrentGuard, ItemCapture, TracedIter, TracedStream, WithContext, set_current, traced_iter, traced_stream,
     with_context,
