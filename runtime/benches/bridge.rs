@@ -9,35 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+mod common;
+
+use common::{Count, OtelNoop};
 use criterion::{Criterion, criterion_group, criterion_main};
-use tracewell::export::{BoxFuture, ExportError, Exporter};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
-
-#[derive(Debug)]
-struct Count(Arc<AtomicU64>);
-
-impl Exporter for Count {
-    fn name(&self) -> &'static str {
-        "count"
-    }
-    fn export<'a>(
-        &'a mut self,
-        batch: &'a tracewell::Batch,
-    ) -> BoxFuture<'a, Result<tracewell::export::Delivery, ExportError>> {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        Box::pin(std::future::ready(Ok(tracewell::export::Delivery::Delivered)))
-    }
-}
-
-#[derive(Debug)]
-struct OtelNoop(Arc<AtomicU64>);
-
-impl opentelemetry_sdk::trace::SpanExporter for OtelNoop {
-    async fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-}
 
 /// For scale: the least a layer that keeps per-span state in the registry's extensions does (one
 /// insert, a lookup at enter and exit, a removal at close), with nothing recorded.

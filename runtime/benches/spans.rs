@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Count, OtelNoop};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tracewell::__private::{Callsite, enter};
-use tracewell::Batch;
-use tracewell::export::{BoxFuture, ExportError, Exporter};
 use tracewell::{SpanContext, SpanId, TraceId, Value};
 
 // ---------- tracewell: what `#[traced] fn add(a: u64, b: u64) -> u64` expands to ----------
@@ -103,19 +104,6 @@ fn plain_add(a: u64, b: u64) -> u64 {
     black_box(a) + black_box(b)
 }
 
-#[derive(Debug)]
-struct Count(Arc<AtomicU64>);
-
-impl Exporter for Count {
-    fn name(&self) -> &'static str {
-        "count"
-    }
-    fn export<'a>(&'a mut self, batch: &'a Batch) -> BoxFuture<'a, Result<tracewell::export::Delivery, ExportError>> {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        Box::pin(std::future::ready(Ok(tracewell::export::Delivery::Delivered)))
-    }
-}
-
 // ---------- fastrace ----------
 
 #[fastrace::trace]
@@ -165,16 +153,6 @@ struct CloseCount(Arc<AtomicU64>);
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CloseCount {
     fn on_close(&self, _id: tracing::span::Id, _ctx: tracing_subscriber::layer::Context<'_, S>) {
         self.0.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-#[derive(Debug)]
-struct OtelNoop(Arc<AtomicU64>);
-
-impl opentelemetry_sdk::trace::SpanExporter for OtelNoop {
-    async fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        Ok(())
     }
 }
 
