@@ -50,15 +50,22 @@ pub fn memory() -> &'static tracewell::export::MemoryExporter {
     .0
 }
 
-/// The spans named `name`, waiting (with a deadline) until at least `n` have been exported.
-pub fn spans(name: &str, n: usize) -> Vec<tracewell::SpanData> {
+/// The exported spans that `keep` picks, waiting (with a deadline) until there are at least `n`;
+/// the caller checks how many came.
+pub fn exported_where(n: usize, keep: impl Fn(&tracewell::SpanData) -> bool) -> Vec<tracewell::SpanData> {
     let mem = memory();
     let mut found = Vec::new();
     wait_until(Duration::from_secs(10), || {
         tracewell::flush();
-        found = mem.spans().into_iter().filter(|s| s.name == name).collect();
+        found = mem.spans().into_iter().filter(|s| keep(s)).collect();
         found.len() >= n
     });
+    found
+}
+
+/// The spans named `name`, waiting (with a deadline) until at least `n` have been exported.
+pub fn spans(name: &str, n: usize) -> Vec<tracewell::SpanData> {
+    let found = exported_where(n, |s| s.name == name);
     assert!(found.len() >= n, "expected {n} spans named {name}, found {}", found.len());
     found
 }

@@ -14,7 +14,7 @@ use futures::stream::FuturesUnordered;
 use futures_core::Stream;
 use tracewell::{SpanData, SpanId, StatusCode, TraceId, Value, traced};
 
-use tracewell_tests::{memory, wait_until};
+use tracewell_tests::{exported_where, memory, wait_until};
 
 fn multi_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
@@ -22,13 +22,7 @@ fn multi_thread() -> tokio::runtime::Runtime {
 
 /// The spans of trace `trace`, waiting (with a deadline) until `n` have been exported.
 fn trace(trace: TraceId, n: usize) -> Vec<SpanData> {
-    let mem = memory();
-    let mut found = Vec::new();
-    wait_until(Duration::from_secs(10), || {
-        tracewell::flush();
-        found = mem.spans().into_iter().filter(|s| s.trace_id == trace).collect();
-        found.len() >= n
-    });
+    let found = exported_where(n, |s| s.trace_id == trace);
     assert_eq!(found.len(), n, "spans of the trace: {:?}", found.iter().map(|s| &s.name).collect::<Vec<_>>());
     found
 }
