@@ -1,5 +1,6 @@
 #![deny(warnings)]
-//! Generics with `where` clauses, const generics, lifetime bounds and the lifetimes of the
+//! Generics with `where` clauses on `async` functions (the plain-fn case is in
+//! generics-lifetimes.rs), const generics, lifetime bounds and the lifetimes of the
 //! surrounding `impl` block, on plain and `async` functions. (An `async fn` in an `impl<'a>`
 //! block that does not name `'a` in its output is the case edition 2021's capture rules would
 //! reject in a hand-written `-> impl Future`.)
@@ -8,14 +9,6 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use tracewell::traced;
-
-#[traced]
-fn largest<'a, T>(items: &'a [T], fallback: &'a T) -> &'a T
-where
-    T: PartialOrd + Debug,
-{
-    items.iter().fold(fallback, |best, i| if i > best { i } else { best })
-}
 
 #[traced]
 fn sized<const N: usize>(a: [u8; N]) -> usize {
@@ -75,7 +68,6 @@ impl<T: Clone + Debug + Send> Wrap<T> {
 }
 
 fn main() {
-    assert_eq!(*largest(&[1, 3, 2], &0), 3);
     assert_eq!(sized([1, 2]), 4);
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     rt.block_on(async {
